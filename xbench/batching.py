@@ -1,0 +1,98 @@
+"""The one chunking policy: split a flat batch of work items into chunks, halve on CUDA OOM.
+
+Methods and metrics flatten their work (images x path points, images x perturbations) into
+``total`` items and hand a function ``fn(start, stop)`` to :func:`for_chunks`.  Nobody else
+writes a chunk loop, so every memory bound and every OOM retry is recorded in one place.
+
+``fn`` must only apply side effects (e.g. ``index_add_`` into an accumulator) after its forward
+and backward passes succeeded, so that a chunk that ran out of memory can be retried cleanly.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import torch
+
+DEFAULT_MAX_BATCH = 128
+"""Default number of model inputs per forward pass (images x steps) when a method or metric is not told."""
+
+
+@dataclass
+class ChunkStats:
+    """What one :func:`for_chunks` call did: the chunk size it ended with and the OOM halvings."""
+
+    total: int
+    chunk_size: int
+    n_chunks: int = 0
+    oom_retries: int = 0
+
+
+_recorder: contextvars.ContextVar[list[ChunkStats] | None] = contextvars.ContextVar("xbench_chunks", default=None)
+
+
+@contextlib.contextmanager
+def record() -> Iterator[list[ChunkStats]]:
+    """Collect the :class:`ChunkStats` of every chunked call made inside the ``with`` block."""
+    events: list[ChunkStats] = []
+    token = _recorder.set(events)
+    try:
+        yield events
+    finally:
+        _recorder.reset(token)
+
+
+def _is_oom(err: BaseException) -> bool:
+    if isinstance(err, torch.OutOfMemoryError):
+        return True
+    return isinstance(err, RuntimeError) and "out of memory" in str(err).lower()
+
+
+def for_chunks(fn: Callable[[int, int], None], total: int, max_batch: int | None = None) -> ChunkStats:
+    """Call ``fn(start, stop)`` over ``range(total)`` in chunks of at most ``max_batch`` items.
+
+    On an out-of-memory error the chunk is halved and the same range retried; the final chunk
+    size and the number of halvings are returned (and recorded, see :func:`record`).
+    """
+    if total < 0:
+        raise ValueError(f"total must be >= 0, got {total}")
+    size = max(1, int(max_batch or DEFAULT_MAX_BATCH))
+    stats = ChunkStats(total=total, chunk_size=min(size, max(total, 1)))
+    start = 0
+    while start < total:
+        stop = min(total, start + size)
+        try:
+            fn(start, stop)
+        except Exception as err:  # noqa: BLE001 - only OOM is handled, everything else re-raised
+            if not _is_oom(err) or size == 1:
+                raise
+            del err
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
+            size = max(1, size // 2)
+            stats.oom_retries += 1
+            stats.chunk_size = size
+            continue
+        stats.n_chunks += 1
+        start = stop
+    events = _recorder.get()
+    if events is not None:
+        events.append(stats)
+    return stats
+
+
+def map_chunks(fn: Callable[[int, int], torch.Tensor], total: int, max_batch: int | None = None) -> torch.Tensor:
+    """Like :func:`for_chunks` but concatenates the tensors ``fn`` returns along dim 0."""
+    parts: list[torch.Tensor] = []
+
+    def run(start: int, stop: int) -> None:
+        out = fn(start, stop)  # computed first: an OOM leaves ``parts`` untouched
+        parts.append(out)
+
+    for_chunks(run, total, max_batch)
+    if not parts:
+        raise ValueError("map_chunks over zero items")
+    return torch.cat(parts, dim=0)

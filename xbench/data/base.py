@@ -1,0 +1,59 @@
+"""The dataset registry: ``create(name, split, root=None, **params) -> XDataset``.
+
+A dataset yields ``(x, y)`` or ``(x, y, mask)`` with ``x`` already normalised (mean/std in
+``info``), so that the zero baseline is the mean colour as in the papers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch.utils.data import Dataset
+
+from ..registry import Registry
+
+DATASETS = Registry("dataset", skip=0)
+
+
+@dataclass
+class XDataset:
+    """A dataset split plus what the harness needs to know about it.
+
+    ``info`` holds at least ``num_classes``, ``input_shape`` (C, H, W) or (D,), and ``mean``/
+    ``std`` (per channel, in pixel units) of the normalisation already applied to ``x``.
+    """
+
+    dataset: Dataset
+    info: dict[str, Any] = field(default_factory=dict)
+    has_masks: bool = False
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def tensors(self, n: int | None = None) -> tuple[torch.Tensor, ...]:
+        """Stack the first ``n`` items (all by default) into tensors (x, y[, mask])."""
+        n = len(self) if n is None else min(n, len(self))
+        items = [self.dataset[i] for i in range(n)]
+        return tuple(torch.stack([torch.as_tensor(it[j]) for it in items]) for j in range(len(items[0])))
+
+
+def create(name: str, split: str = "test", root: str | None = None, **params: Any) -> XDataset:
+    """Build the named dataset split; ``root`` is the folder for datasets that live on disk."""
+    entry = DATASETS.get(name)
+    call = dict(params)
+    if "root" in entry.params or root is not None:
+        call["root"] = root
+    resolved = entry.resolve({"split": split, **call}, where=f"data({name})")
+    return entry.fn(**resolved)
+
+
+def available() -> list[str]:
+    """Names of all registered datasets."""
+    return DATASETS.available()
+
+
+def describe() -> dict[str, str]:
+    """Name -> one-line description of every dataset."""
+    return DATASETS.describe()

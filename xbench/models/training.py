@@ -1,0 +1,67 @@
+"""A small, deterministic classifier training loop used for the embedded models and ``xbench train``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
+
+
+@dataclass
+class TrainRecipe:
+    """Hyper-parameters of :func:`train_classifier` (recorded with every checkpoint)."""
+
+    epochs: int = 10
+    lr: float = 1e-3
+    batch_size: int = 64
+    weight_decay: float = 0.0
+    seed: int = 0
+
+
+@torch.no_grad()
+def accuracy(model: nn.Module, data: Dataset, batch_size: int = 512, device: str | torch.device = "cpu",
+             topk: int = 1) -> float:
+    """Top-``topk`` accuracy of ``model`` on ``data`` in [0, 1]."""
+    model.eval()
+    correct = total = 0
+    for batch in DataLoader(data, batch_size=batch_size):
+        x, y = batch[0].to(device), batch[1].to(device)
+        pred = model(x).topk(topk, dim=1).indices
+        correct += (pred == y[:, None]).any(1).sum().item()
+        total += len(y)
+    return correct / max(total, 1)
+
+
+def train_classifier(model: nn.Module, train: Dataset, test: Dataset | None, recipe: TrainRecipe,
+                     device: str | torch.device = "cpu", progress: bool = False, desc: str = "train") -> list[dict]:
+    """Train ``model`` in place with Adam and cross-entropy; returns one log dict per epoch
+    (``epoch``, ``loss``, ``test_accuracy`` in [0, 1]).  Seeded: same recipe, same weights."""
+    from tqdm.auto import tqdm
+
+    gen = torch.Generator().manual_seed(recipe.seed)
+    loader = DataLoader(train, batch_size=recipe.batch_size, shuffle=True, generator=gen)
+    opt = torch.optim.Adam(model.parameters(), lr=recipe.lr, weight_decay=recipe.weight_decay)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=recipe.epochs * len(loader))
+    model.to(device)
+    log = []
+    bar = tqdm(range(recipe.epochs), desc=desc, disable=not progress, leave=False)
+    for epoch in bar:
+        model.train()
+        total = 0.0
+        for batch in loader:
+            x, y = batch[0].to(device), batch[1].to(device)
+            opt.zero_grad(set_to_none=True)
+            loss = nn.functional.cross_entropy(model(x), y)
+            loss.backward()
+            opt.step()
+            sched.step()
+            total += loss.item() * len(y)
+        entry = {"epoch": epoch + 1, "loss": total / len(train)}
+        if test is not None:
+            entry["test_accuracy"] = accuracy(model, test, device=device)
+        log.append(entry)
+        bar.set_postfix({k: round(v, 4) for k, v in entry.items() if k != "epoch"})
+    model.eval()
+    return log
