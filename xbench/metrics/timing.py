@@ -39,7 +39,7 @@ def timing(model, inputs, target, attributions=None, *, method: str = "saliency"
 
     Returns seconds per image of the attribution, seconds per image of one forward + backward
     to the input (the limit for single-pass methods), their ratio, and the peak CUDA memory in MiB
-    during the attribution (nan on CPU).
+    during the attribution (CUDA only; absent on CPU).
     """
     device = inputs.device
     params = dict(method_params or {})
@@ -47,10 +47,12 @@ def timing(model, inputs, target, attributions=None, *, method: str = "saliency"
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     t_attr = median_time(lambda: attribute(model, inputs, target, method, **params), device, repeats, warmup)
-    peak = torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else float("nan")
+    peak = torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else None
     t_lim = median_time(lambda: input_gradient(model, inputs, target), device, repeats, warmup)
-    return {"seconds_per_image": t_attr / n, "limit_seconds_per_image": t_lim / n,
-            "ratio_to_limit": t_attr / t_lim, "peak_memory_mib": peak}
+    out = {"seconds_per_image": t_attr / n, "limit_seconds_per_image": t_lim / n, "ratio_to_limit": t_attr / t_lim}
+    if peak is not None:
+        out["peak_memory_mib"] = peak
+    return out
 
 
 @register("timing", params_from=timing, bounds={"repeats": (1, None), "warmup": (0, None)},

@@ -1,0 +1,40 @@
+"""The report regenerates identically from results.csv alone; summary statistics are right."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from xbench.report import make_report, summarise
+from xbench.runner import run_suite
+from xbench.suite import parse_suite
+
+
+def test_summary_mean_and_t_interval():
+    df = pd.DataFrame({"model": "m", "method": "a", "metric": "k", "stat": "s", "kind": "sample",
+                       "value": [1.0, 2.0, 3.0, float("nan")], "metric_params": "{}", "method_params": "{}"})
+    row = summarise(df).iloc[0]
+    assert row["mean"] == 2.0 and row["n"] == 3 and row["n_nonfinite"] == 1
+    # 95% t interval with 2 dof: t = 4.303, sd = 1, n = 3
+    assert math.isclose(row["ci95"], 4.302653 / math.sqrt(3), rel_tol=1e-4)
+
+
+def test_report_regenerates_identically(tmp_path, tiny_suite):
+    tiny_suite["methods"] = ["saliency", "random"]
+    tiny_suite["models"] = ["digits_cnn"]
+    out = tmp_path / "r"
+    run_suite(parse_suite(tiny_suite), out, progress=False, echo=None)
+    first = {p.name: p.read_bytes() for p in [out / "summary.csv", out / "summary.md", out / "index.md"]}
+    for p in [out / "summary.csv", out / "summary.md", out / "index.md"]:
+        p.unlink()
+    text = make_report(out)
+    assert "deletion.auc" in text
+    assert {p.name: p.read_bytes() for p in [out / "summary.csv", out / "summary.md", out / "index.md"]} == first
+    assert (out / "plots" / "curves_digits_cnn.png").stat().st_size > 10_000
+    assert (out / "plots" / "heatmaps_digits_cnn.png").stat().st_size > 10_000
+    s = pd.read_csv(out / "summary.csv")
+    sal = s[(s.method == "saliency") & (s.metric == "deletion") & (s.stat == "auc")]["mean"].item()
+    rnd = s[(s.method == "random") & (s.metric == "deletion") & (s.stat == "auc")]["mean"].item()
+    assert np.isfinite(sal) and np.isfinite(rnd)

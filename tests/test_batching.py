@@ -1,0 +1,42 @@
+"""The chunking policy: exact coverage, OOM halving with retry, recording."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from xbench import batching
+
+
+def test_chunks_cover_every_item_once():
+    seen = []
+    stats = batching.for_chunks(lambda a, b: seen.extend(range(a, b)), 23, max_batch=5)
+    assert seen == list(range(23)) and stats.n_chunks == 5 and stats.chunk_size == 5
+
+
+def test_oom_halves_and_retries_the_same_range():
+    calls = []
+
+    def fn(a, b):
+        calls.append((a, b))
+        if b - a > 3:
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate")
+
+    with batching.record() as events:
+        stats = batching.for_chunks(fn, 10, max_batch=8)
+    assert calls[0] == (0, 8) and calls[1] == (0, 4) and calls[2] == (0, 2)
+    done = [c for c in calls if c[1] - c[0] <= 3]
+    assert sorted(i for a, b in done for i in range(a, b)) == list(range(10))
+    assert stats.oom_retries == 2 and stats.chunk_size == 2 and events == [stats]
+
+
+def test_other_errors_propagate_and_oom_at_size_one_raises():
+    with pytest.raises(ValueError):
+        batching.for_chunks(lambda a, b: (_ for _ in ()).throw(ValueError("boom")), 4, 2)
+    with pytest.raises(torch.OutOfMemoryError):
+        batching.for_chunks(lambda a, b: (_ for _ in ()).throw(torch.OutOfMemoryError("out of memory")), 4, 1)
+
+
+def test_map_chunks_concatenates():
+    out = batching.map_chunks(lambda a, b: torch.arange(a, b) * 2, 7, max_batch=3)
+    assert torch.equal(out, torch.arange(7) * 2)

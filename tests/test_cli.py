@@ -1,0 +1,65 @@
+"""The command line as a user types it: exit codes, one-line errors, listings."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import yaml
+
+from xbench.cli import main
+
+
+def test_list_prints_every_registry(capsys):
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    for header in ("methods:", "metrics:", "models:", "datasets:", "suites:"):
+        assert header in out
+    assert "x_gradient" in out and "quickstart" in out and "digits_cnn" in out
+
+
+def test_list_one_kind(capsys):
+    assert main(["list", "metrics"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("metrics:") and "deletion" in out and "methods:" not in out
+
+
+def test_bad_suite_exits_2_with_one_line_per_problem(tmp_path, capsys, tiny_suite):
+    tiny_suite["methods"][1] = {"name": "integrated_gradients", "n_step": 8}
+    tiny_suite["data"]["n_samples"] = 0
+    f = tmp_path / "bad.yaml"
+    f.write_text(yaml.safe_dump(tiny_suite))
+    assert main(["run", str(f), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2 and all(line.startswith("xbench: error: ") for line in err)
+    assert any("methods[1].n_step" in line for line in err) and any("data.n_samples" in line for line in err)
+    assert "Traceback" not in "".join(err)
+    assert not (tmp_path / "o").exists()  # validation happens before any work
+
+
+def test_unknown_suite_name_and_bad_limit(capsys, tmp_path):
+    assert main(["run", "quickstrat"]) == 2
+    assert "did you mean 'quickstart'" in capsys.readouterr().err
+    assert main(["run", "quickstart", "--limit", "0", "--out", str(tmp_path)]) == 2
+    assert "--limit" in capsys.readouterr().err
+
+
+def test_report_on_a_non_run_directory(tmp_path, capsys):
+    assert main(["report", str(tmp_path)]) == 2
+    assert "has no results.csv" in capsys.readouterr().err
+
+
+def test_module_entry_point_runs_with_limit(tmp_path, tiny_suite):
+    tiny_suite["methods"] = ["saliency"]
+    tiny_suite["models"] = ["digits_cnn"]
+    f = tmp_path / "s.yaml"
+    f.write_text(yaml.safe_dump(tiny_suite))
+    out = tmp_path / "run"
+    r = subprocess.run([sys.executable, "-m", "xbench", "run", str(f), "--out", str(out), "--limit", "3",
+                        "--device", "cpu"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert "deletion.auc" in r.stdout and "mean ± 95% CI" in r.stdout  # the terminal summary
+    import pandas as pd
+
+    df = pd.read_csv(out / "results.csv")
+    assert sorted(df[df["kind"] == "sample"]["sample"].unique()) == [0, 1, 2]

@@ -1,0 +1,194 @@
+"""The runner end to end on tiny suites: outputs, schema, determinism, resume, non-finite values."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+import yaml
+
+from xbench import methods
+from xbench.metrics import METRICS
+from xbench.results import COLUMNS, read_results
+from xbench.runner import run_suite
+from xbench.suite import parse_suite
+
+KEY = ["model", "method", "metric", "stat", "sample", "point", "batch"]
+
+
+def run(raw: dict, out: Path, **kw) -> pd.DataFrame:
+    run_suite(parse_suite(raw), out, progress=False, echo=None, **kw)
+    return read_results(out)
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory) -> tuple[dict, Path, pd.DataFrame]:
+    raw = {
+        "name": "tiny", "seed": 0, "device": "cpu",
+        "data": {"name": "digits", "split": "test", "n_samples": 12, "batch_size": 5},
+        "models": [{"name": "digits_cnn"}, {"name": "digits_cnn", "x": True}],
+        "methods": ["saliency", {"name": "integrated_gradients", "n_steps": 8}, "x_gradient", "random"],
+        "metrics": ["completeness", {"name": "deletion", "steps": 8}, {"name": "insertion", "steps": 8}],
+    }
+    out = tmp_path_factory.mktemp("ref") / "tiny"
+    return raw, out, run(raw, out)
+
+
+def test_run_directory_contents(reference):
+    _, out, _ = reference
+    for name in ("results.csv", "summary.csv", "summary.md", "manifest.json", "index.md", "tables/summary.tex"):
+        assert (out / name).is_file(), name
+    pngs = sorted(p.name for p in (out / "plots").glob("*.png"))
+    assert "curves_digits_cnn.png" in pngs and "heatmaps_digits_cnn_x.png" in pngs
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["suite"]["name"] == "tiny" and manifest["seed"] == 0
+    assert {"python", "torch", "torchvision", "captum", "xbench"} <= set(manifest["versions"])
+    assert manifest["device"] == "cpu" and manifest["device_name"].startswith("cpu")
+    assert any(k.endswith("/deletion") for k in manifest["cell_seconds_this_invocation"])
+    assert any("x_gradient on digits_cnn" in s for s in manifest["skipped_pairs"])
+    summary = (out / "summary.md").read_text()
+    assert "mean ± 95% CI" in summary and "deletion.auc" in summary
+
+
+def test_results_schema_and_settings(reference):
+    _, _, df = reference
+    assert list(df.columns) == COLUMNS
+    assert not df.duplicated(KEY).any()
+    assert set(df["kind"]) == {"sample", "curve"}
+    # every (model, method) cell that runs, every metric, every sample
+    pairs = set(zip(df["model"], df["method"]))
+    assert ("digits_cnn", "x_gradient") not in pairs and ("digits_cnn_x", "x_gradient") in pairs
+    assert len(pairs) == 7
+    aucs = df[(df["metric"] == "deletion") & (df["stat"] == "auc")]
+    assert aucs.groupby(["model", "method"]).size().eq(12).all()
+    curve = df[(df["metric"] == "deletion") & (df["kind"] == "curve")]
+    assert curve.groupby(["model", "method", "sample"]).size().eq(9).all()  # steps + 1 points
+    ig = df[df["method"] == "integrated_gradients"].iloc[0]
+    assert json.loads(ig["method_params"]) == {"name": "integrated_gradients", "n_steps": 8,
+                                               "method": "gausslegendre", "baseline": "zero", "max_batch": 128}
+    d = json.loads(df[df["metric"] == "deletion"]["metric_params"].iloc[0])
+    assert d["steps"] == 8 and d["substrate"] == "zero" and d["output"] == "softmax"
+    assert set(df["device"]) == {"cpu"} and set(df["dtype"]) == {"float32"} and set(df["batch_size"]) == {5}
+
+
+def test_paper_a_property_visible_in_results(reference):
+    """On the X-model, X-Gradient is complete (gap ~ 0); on the biased model Input x Gradient is not."""
+    _, _, df = reference
+    gap = df[(df["metric"] == "completeness") & (df["stat"] == "relative_gap")]
+    xg = gap[(gap["model"] == "digits_cnn_x") & (gap["method"] == "x_gradient")]["value"]
+    assert xg.max() < 1e-4  # float32 rounding of a sum over 1024 pixels
+    ig = gap[(gap["model"] == "digits_cnn") & (gap["method"] == "integrated_gradients")]["value"]
+    assert ig.median() < 0.05  # 8 Gauss-Legendre steps on a ReLU net: small, not exact
+
+
+def test_same_seed_same_values(reference, tmp_path):
+    raw, _, df = reference
+    again = run(raw, tmp_path / "again")
+    pd.testing.assert_frame_equal(df, again)
+
+
+def test_resume_after_interruption_recomputes_only_unfinished(reference, tmp_path, monkeypatch):
+    raw, _, df = reference
+    out = tmp_path / "interrupted"
+    entry = METRICS.get("insertion")
+    original = entry.fn
+    calls = {"n": 0}
+
+    def dying(ctx, **params):
+        calls["n"] += 1
+        if calls["n"] == 5:
+            raise KeyboardInterrupt  # as if the process were stopped mid-run
+        return original(ctx, **params)
+
+    monkeypatch.setattr(entry, "fn", dying)
+    with pytest.raises(KeyboardInterrupt):
+        run(raw, out)
+    monkeypatch.setattr(entry, "fn", original)
+    assert not (out / "results.csv").exists()
+    n_parts = len(list((out / "parts").rglob("*.csv")))
+    assert n_parts > 0
+
+    attributed = []
+    real_attr = methods.base.attribute
+
+    def counting(model, inputs, target, method, /, **kw):
+        attributed.append(method)
+        return real_attr(model, inputs, target, method, **kw)
+
+    monkeypatch.setattr("xbench.runner.attribute", counting)
+    resumed = run(raw, out, resume=True)
+    pd.testing.assert_frame_equal(df, resumed)
+    assert 0 < len(attributed) < 7 * 3  # finished (model, method, batch) units were not recomputed
+
+
+def test_resume_refuses_a_changed_suite(reference, tmp_path):
+    raw, _, _ = reference
+    out = tmp_path / "r"
+    small = copy.deepcopy(raw)
+    small["data"]["n_samples"] = 5
+    small["methods"] = ["saliency"]
+    run(small, out)
+    small["data"]["n_samples"] = 6
+    from xbench.errors import XBenchError
+
+    with pytest.raises(XBenchError, match="--resume: the suite differs"):
+        run(small, out, resume=True)
+
+
+def test_rerun_without_resume_starts_over(tmp_path):
+    raw = {"name": "t", "device": "cpu", "data": {"name": "digits", "n_samples": 4, "batch_size": 4},
+           "models": ["digits_cnn"], "methods": ["saliency"], "metrics": ["completeness"]}
+    out = tmp_path / "t"
+    a = run(raw, out)
+    b = run(raw, out)
+    pd.testing.assert_frame_equal(a, b)
+
+
+def test_nonfinite_attributions_are_recorded_and_flagged(tmp_path):
+    name = "_test_nan_method"
+    if name not in methods.METHODS:
+        @methods.register(name, description="test only: NaN for the first sample")
+        def nan_method(model, inputs, target):
+            a = torch.ones_like(inputs)
+            a[0] = float("nan")
+            return a
+
+    raw = {"name": "nan", "device": "cpu", "data": {"name": "digits", "n_samples": 4, "batch_size": 4},
+           "models": ["digits_cnn"], "methods": [name], "metrics": ["completeness"]}
+    df = run(raw, tmp_path / "nan")
+    gap = df[(df["metric"] == "completeness") & (df["stat"] == "relative_gap")]
+    assert gap["flag"].tolist()[0] == "nan" and (gap["flag"].iloc[1:] == "").all()
+    summary = pd.read_csv(tmp_path / "nan" / "summary.csv")
+    row = summary[(summary["metric"] == "completeness") & (summary["stat"] == "relative_gap")].iloc[0]
+    assert row["n_nonfinite"] == 1 and row["n"] == 3
+    assert "1 non-finite" in (tmp_path / "nan" / "summary.md").read_text()
+
+
+@pytest.mark.slow
+def test_sigkill_and_resume_give_the_same_rows(reference, tmp_path):
+    """A real SIGKILL at an arbitrary point, then --resume: same rows as an uninterrupted run."""
+    raw, _, df = reference
+    suite = tmp_path / "tiny.yaml"
+    suite.write_text(yaml.safe_dump(raw))
+    out = tmp_path / "killed"
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    cmd = [sys.executable, "-m", "xbench", "run", str(suite), "--out", str(out), "--quiet"]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.time() + 120
+    while time.time() < deadline and len(list((out / "parts").rglob("*.csv"))) < 20 and proc.poll() is None:
+        time.sleep(0.05)
+    assert proc.poll() is None, "the run finished before it could be killed"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    done = subprocess.run(cmd + ["--resume"], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    pd.testing.assert_frame_equal(df, read_results(out))

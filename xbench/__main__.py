@@ -1,0 +1,7 @@
+"""``python -m xbench``."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

@@ -1,0 +1,95 @@
+"""Command line: argument parsing only; every command calls one library function."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .errors import XBenchError
+
+LIST_KINDS = ("methods", "metrics", "models", "datasets", "suites")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="xbench", description="Benchmark feature attribution methods.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    r = sub.add_parser("run", help="run a suite (YAML path or built-in name) and write results, tables and plots")
+    r.add_argument("suite", help="path to a suite YAML file, or a built-in suite name (xbench list suites)")
+    r.add_argument("--out", help="run directory (default: results/<suite name>)")
+    r.add_argument("--device", help="override the suite's device: auto, cpu, cuda, cuda:N")
+    r.add_argument("--resume", action="store_true", help="skip finished units of an interrupted run in --out")
+    r.add_argument("--limit", type=int, metavar="N", help="evaluate at most N samples (a quick look)")
+    r.add_argument("--data-root", help="override data.root (folder of ImageNet / CIFAR-10 / CSV data)")
+    r.add_argument("--quiet", action="store_true", help="no progress bar and no summary table")
+
+    lst = sub.add_parser("list", help="list methods, metrics, models, datasets or suites")
+    lst.add_argument("kind", nargs="?", choices=LIST_KINDS, help="what to list (default: all)")
+
+    rep = sub.add_parser("report", help="regenerate tables and plots of a run directory from its results.csv")
+    rep.add_argument("run_dir")
+    return p
+
+
+def list_registry(kind: str | None) -> str:
+    """Text listing of the named registry (or all), one name and description a line."""
+    from . import data, methods, metrics, models
+    from .suite import builtin_suites
+
+    sources = {"methods": methods.describe, "metrics": metrics.describe, "models": models.describe,
+               "datasets": data.describe, "suites": builtin_suites}
+    out = []
+    for k in ([kind] if kind else LIST_KINDS):
+        items = sources[k]()
+        out.append(f"{k}:")
+        width = max((len(n) for n in items), default=0)
+        out += [f"  {n.ljust(width)}  {d}" for n, d in items.items()]
+    return "\n".join(out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "list":
+            print(list_registry(args.kind))
+            return 0
+        if args.command == "report":
+            from .report import make_report
+            from .results import results_path
+
+            if not results_path(args.run_dir).exists():
+                raise XBenchError(f"report: '{args.run_dir}' has no results.csv; give a run directory of xbench run")
+            print(make_report(args.run_dir))
+            return 0
+        if args.command == "run":
+            from .runner import run_suite
+            from .suite import load_suite
+
+            overrides = {}
+            if args.device:
+                overrides["device"] = args.device
+            if args.data_root:
+                overrides["data.root"] = args.data_root
+            if args.limit is not None:
+                if args.limit < 1:
+                    raise XBenchError(f"--limit: {args.limit} is out of range; expected >= 1")
+            suite = load_suite(args.suite, overrides)
+            if args.limit is not None:
+                suite.data.n_samples = min(suite.data.n_samples, args.limit)
+            out = run_suite(suite, args.out, resume=args.resume, progress=not args.quiet,
+                            echo=None if args.quiet else print)
+            if not args.quiet:
+                print(f"\nresults: {out}/results.csv  summary: {out}/summary.md  report: {out}/index.md")
+            return 0
+    except XBenchError as err:
+        for line in str(err).splitlines():
+            print(f"xbench: error: {line}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("xbench: interrupted; finished units are saved, continue with --resume", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,39 @@
+"""Reports: tables and plots regenerated from a run directory's ``results.csv`` (and previews)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..results import atomic_write_text, read_results
+from .plots import curve_plots, heatmap_grids, timing_plot
+from .tables import latex_table, markdown_table, summarise, summary_display, text_table
+
+__all__ = ["make_report", "summarise"]
+
+
+def make_report(run_dir: str | Path) -> str:
+    """Write summary.csv/.md, tables/, plots/ and index.md into ``run_dir``; return the terminal summary."""
+    run_dir = Path(run_dir)
+    df = read_results(run_dir)
+    summary = summarise(df)
+    (run_dir / "tables").mkdir(exist_ok=True)
+    plots = run_dir / "plots"
+    plots.mkdir(exist_ok=True)
+    atomic_write_text(run_dir / "summary.csv", summary.to_csv(index=False, float_format="%.9g"))
+    disp = summary_display(summary)
+    md = markdown_table(disp)
+    atomic_write_text(run_dir / "summary.md", f"# Summary: {run_dir.name}\n\nMean ± 95% CI (Student t) over "
+                      "samples (per-batch stats: over batches).\n\n" + md + "\n")
+    atomic_write_text(run_dir / "tables" / "summary.tex", latex_table(disp) + "\n")
+    made = curve_plots(df, plots) + heatmap_grids(run_dir, plots) + timing_plot(df, plots)
+    lines = [f"# {run_dir.name}", "", "Read in this order:", "", "1. [summary.md](summary.md): every model x method x "
+             "metric, mean ± 95% CI ([CSV](summary.csv), [LaTeX](tables/summary.tex))"]
+    for i, p in enumerate(made, start=2):
+        lines.append(f"{i}. [{p.stem}](plots/{p.name})")
+        lines.append(f"   ![{p.stem}](plots/{p.name})")
+    lines += ["", "Raw rows: [results.csv](results.csv); settings: [manifest.json](manifest.json)."]
+    atomic_write_text(run_dir / "index.md", "\n".join(lines) + "\n")
+    return text_table(disp)
+
+
+__all__ += ["latex_table", "markdown_table", "summary_display", "text_table"]
