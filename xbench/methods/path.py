@@ -7,28 +7,75 @@ gradients per image with ``index_add_`` on the device: no Python loop over image
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Literal
 
 import torch
 
-from ..batching import DEFAULT_MAX_BATCH, for_chunks
+from ..batching import DEFAULT_MAX_BATCH, ChunkStats, for_chunks, map_chunks
+from ..errors import ParamError
 from .base import register, target_outputs
 from .baselines import make_baseline
 from .quadrature import Rule, quadrature
 
 
+def accumulate_gradients(model: torch.nn.Module, target: torch.Tensor, n: int, k: int,
+                         points: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+                         weigh: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor],
+                         sums: torch.Tensor, max_batch: int = DEFAULT_MAX_BATCH,
+                         outs: torch.Tensor | None = None) -> ChunkStats:
+    """The engine: for all ``n * k`` (image, sample) pairs, g = dF_t/dx at ``points(img, step)``.
+
+    ``points(img, step)`` builds the model inputs of a chunk ([B, *input]) from index tensors [B];
+    ``weigh(img, step, g)`` returns the chunk's contribution [G, B, *input], added into ``sums``
+    [G, N, *input] by image.  With ``outs`` ([N, K]) the target logits are stored too.
+    Returns the chunking statistics.
+    """
+    device = sums.device
+
+    def chunk(start: int, stop: int) -> None:
+        idx = torch.arange(start, stop, device=device)
+        img, step = idx // k, idx % k
+        pts = points(img, step).detach().requires_grad_(True)
+        out = model(pts).gather(1, target[img][:, None]).squeeze(1)
+        (grad,) = torch.autograd.grad(out.sum(), pts)
+        contrib = weigh(img, step, grad)  # computed before any side effect: an OOM retries cleanly
+        sums.index_add_(1, img, contrib)
+        if outs is not None:
+            outs[img, step] = out.detach()
+
+    return for_chunks(chunk, n * k, max_batch)
+
+
+def straight_path(inputs: torch.Tensor, baselines: torch.Tensor, alphas: torch.Tensor):
+    """Return ``(points, diff)``: ``points(img, step)`` = x'_img + a[img, step] (x_img - x'_img), diff = x - x'.
+
+    ``alphas`` is [K] (shared by all images) or [N, K].
+    """
+    n, k = inputs.shape[0], alphas.shape[-1]
+    alphas = alphas.to(inputs).expand(n, k)
+    diff = inputs - baselines
+    view = (-1,) + (1,) * (inputs.dim() - 1)
+
+    def points(img: torch.Tensor, step: torch.Tensor) -> torch.Tensor:
+        return baselines[img] + alphas[img, step].view(view) * diff[img]
+
+    return points, diff
+
+
 def path_gradients(model: torch.nn.Module, inputs: torch.Tensor, target: torch.Tensor,
                    baselines: torch.Tensor, alphas: torch.Tensor, weights: torch.Tensor,
-                   max_batch: int = DEFAULT_MAX_BATCH, return_outputs: bool = False):
+                   max_batch: int = DEFAULT_MAX_BATCH, return_outputs: bool = False, by_slope: bool = False):
     """Weighted sums of gradients along straight paths x' + a (x - x').
 
     ``alphas`` has shape [K] (shared) or [N, K] (per image); ``weights`` [K], [N, K] or
     [G, N, K] for G weightings accumulated in the same pass (e.g. left and right parts of Split IG).
+    ``by_slope`` also multiplies each gradient by the logit's slope along the path,
+    dF/da = grad . (x - x') (Integrated Decision Gradients).
     Returns ``sums`` of shape [G, N, *input] (G = 1 unless given) and, with ``return_outputs``,
     the target logits along the path, shape [N, K].
     """
     n, k = inputs.shape[0], alphas.shape[-1]
-    alphas = alphas.to(inputs).expand(n, k)
     w = weights.to(inputs)
     if w.dim() == 1:
         w = w.expand(n, k)
@@ -36,26 +83,38 @@ def path_gradients(model: torch.nn.Module, inputs: torch.Tensor, target: torch.T
         w = w.unsqueeze(0)
     g = w.shape[0]
     w = w.expand(g, n, k)
-    diff = inputs - baselines
+    points, diff = straight_path(inputs, baselines, alphas)
     feat = inputs.shape[1:]
     sums = torch.zeros((g, n) + tuple(feat), dtype=inputs.dtype, device=inputs.device)
     outs = torch.empty((n, k), dtype=inputs.dtype, device=inputs.device) if return_outputs else None
     view = (-1,) + (1,) * len(feat)
 
-    def chunk(start: int, stop: int) -> None:
+    def weigh(img: torch.Tensor, step: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
+        wk = w[:, img, step]  # [G, B]
+        if by_slope:
+            wk = wk * (grad * diff[img]).flatten(1).sum(1)
+        return grad.unsqueeze(0) * wk.view((g,) + view)
+
+    accumulate_gradients(model, target, n, k, points, weigh, sums, max_batch, outs)
+    return (sums, outs) if return_outputs else sums
+
+
+def path_outputs(model: torch.nn.Module, inputs: torch.Tensor, target: torch.Tensor, baselines: torch.Tensor,
+                 alphas: torch.Tensor, max_batch: int = DEFAULT_MAX_BATCH) -> torch.Tensor:
+    """Target logits F_t(x' + a (x - x')) along straight paths, forward passes only; shape [N, K].
+
+    ``alphas`` is [K] or [N, K] as in :func:`path_gradients`.
+    """
+    n, k = inputs.shape[0], alphas.shape[-1]
+    points, _ = straight_path(inputs, baselines, alphas)
+
+    def run(start: int, stop: int) -> torch.Tensor:
         idx = torch.arange(start, stop, device=inputs.device)
         img, step = idx // k, idx % k
-        a = alphas[img, step].view(view)
-        pts = (baselines[img] + a * diff[img]).requires_grad_(True)
-        out = model(pts).gather(1, target[img][:, None]).squeeze(1)
-        (grad,) = torch.autograd.grad(out.sum(), pts)
-        for j in range(g):  # G is 1 or 2: a tiny loop over weightings, not over images
-            sums[j].index_add_(0, img, grad * w[j, img, step].view(view))
-        if outs is not None:
-            outs[img, step] = out.detach()
+        with torch.no_grad():
+            return model(points(img, step)).gather(1, target[img][:, None]).squeeze(1)
 
-    for_chunks(chunk, n * k, max_batch)
-    return (sums, outs) if return_outputs else sums
+    return map_chunks(run, n * k, max_batch).view(n, k)
 
 
 @register("integrated_gradients",
@@ -78,3 +137,82 @@ def integrated_gradients(model, inputs, target, *, n_steps: int = 50, method: Ru
     return attr, {"delta": delta}
 
 
+
+
+@register("split_ig",
+          description="Split IG (Miglani et al. 2020): IG split where the logit reaches a ratio r of its change",
+          paper="Miglani, Kokhlikyan, Alsallakh, Martin, Reblitz-Richardson 2020",
+          passes="n_steps forward + n_steps forward/backward",
+          bounds={"ratio": (0.0, 1.0), "n_steps": (1, 100000), "max_batch": (1, None)})
+def split_ig(model, inputs, target, *, ratio: float = 0.9, n_steps: int = 200,
+             part: Literal["left", "right", "full"] = "left", baseline: Any = "zero",
+             max_batch: int = DEFAULT_MAX_BATCH, data_info: dict | None = None):
+    """Left (unsaturated), Right (saturated) or full IG, right Riemann sum a_k = k/m; returns (attributions, info).
+
+    A forward pass along the path finds k* = the first step whose logit crosses
+    tau = F(x') + r (F(x) - F(x')) (in the direction of the change); one gradient pass then
+    accumulates Left (steps before k*) and Right (k* and after) together.  ``info``:
+    ``alpha_star`` = k*/m in (0, 1], ``left_sum`` / ``right_sum`` (logits; about r and 1 - r of
+    the change) and ``delta`` = left_sum + right_sum - (F(x) - F(x')).
+    """
+    base = make_baseline(inputs, baseline, data_info=data_info)
+    alphas, weights = quadrature("riemann_right", n_steps, inputs.device, inputs.dtype)
+    logits = path_outputs(model, inputs, target, base, alphas, max_batch)  # [N, m]; last column is F(x)
+    f0 = target_outputs(model, base, target)
+    change = logits[:, -1] - f0
+    tau = f0 + ratio * change
+    crossed = (logits - tau[:, None]) * torch.sign(change)[:, None] > 0
+    # no crossing only when F(x) = F(x'): put everything on the left (alpha_star = 1)
+    first = crossed.to(torch.int8).argmax(1)  # index of the first True (0 when none)
+    kstar = torch.where(crossed.any(1), first, torch.full_like(first, n_steps - 1))
+    steps = torch.arange(n_steps, device=inputs.device)
+    is_left = (steps[None, :] < kstar[:, None]).to(inputs.dtype)
+    split = torch.stack([is_left * weights, (1 - is_left) * weights])  # [2, N, m]: one pass, two sums
+    sums = path_gradients(model, inputs, target, base, alphas, split, max_batch)
+    diff = inputs - base
+    left, right = diff * sums[0], diff * sums[1]
+    left_sum, right_sum = left.flatten(1).sum(1), right.flatten(1).sum(1)
+    info = {"alpha_star": (kstar + 1).to(inputs.dtype) / n_steps, "left_sum": left_sum, "right_sum": right_sum,
+            "delta": left_sum + right_sum - change}
+    attr = {"left": left, "right": right, "full": left + right}[part]
+    return attr, info
+
+
+@register("expected_gradients",
+          description="Expected Gradients (Erion et al. 2021): IG averaged over k references and random alphas",
+          paper="Erion, Janizek, Sturmfels, Lundberg, Lee 2021", passes="k", needs="references",
+          bounds={"k": (1, 128), "max_batch": (1, None)})
+def expected_gradients(model, inputs, target, *, k: int = 1, seed: int = 0, max_batch: int = DEFAULT_MAX_BATCH,
+                       references: torch.Tensor | None = None):
+    """EG = (1/k) sum_j (x - x'_j) * dF_t/dx(x'_j + a_j (x - x'_j)), x'_j drawn from ``references``, a_j ~ U(0, 1).
+
+    References and alphas are drawn from ``seed`` on the CPU (so CPU and CUDA draw the same);
+    the references stay where they are and each chunk's are gathered and moved to the inputs' device.
+    Returns attributions with the inputs' shape; sum(EG) = F(x) - E[F(x')] in expectation.
+    """
+    if references is None or len(references) == 0:
+        raise ParamError("expected_gradients: needs a reference set (references=<tensor of inputs>, "
+                         "the suite's data gives its training split)")
+    if tuple(references.shape[1:]) != tuple(inputs.shape[1:]):
+        raise ParamError(f"expected_gradients: references have shape {tuple(references.shape[1:])} per item, "
+                         f"inputs {tuple(inputs.shape[1:])}")
+    n = inputs.shape[0]
+    gen = torch.Generator().manual_seed(int(seed))
+    ref_idx = torch.randint(len(references), (n * k,), generator=gen).to(references.device)
+    alphas = torch.rand((n * k,), generator=gen, dtype=torch.float64).to(inputs.device, inputs.dtype)
+    feat = inputs.shape[1:]
+    view = (-1,) + (1,) * len(feat)
+    sums = torch.zeros((1, n) + tuple(feat), dtype=inputs.dtype, device=inputs.device)
+    chunk_refs: dict[str, torch.Tensor] = {}
+
+    def points(img: torch.Tensor, step: torch.Tensor) -> torch.Tensor:
+        flat = img * k + step
+        refs = references[ref_idx[flat.to(ref_idx.device)]].to(inputs.device, inputs.dtype)
+        chunk_refs["refs"] = refs  # reused by weigh() for (x - x'_j)
+        return refs + alphas[flat].view(view) * (inputs[img] - refs)
+
+    def weigh(img: torch.Tensor, step: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
+        return ((inputs[img] - chunk_refs["refs"]) * grad / k).unsqueeze(0)
+
+    accumulate_gradients(model, target, n, k, points, weigh, sums, max_batch)
+    return sums[0]

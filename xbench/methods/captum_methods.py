@@ -1,0 +1,184 @@
+"""Captum-backed methods: SmoothGrad, GradientSHAP, Occlusion, Grad-CAM, Guided Backprop.
+
+Captum does the arithmetic; these wrappers make chunking, seeding and devices uniform:
+every call is split over images with :func:`xbench.batching.map_chunks` (one OOM policy), and
+``max_batch`` (model inputs per forward pass) is mapped onto Captum's own batching knob where it
+has one (``nt_samples_batch_size``, ``perturbations_per_eval``).  Captum runs on the inputs'
+device; the model must already be there.  Random draws are seeded without touching the global
+RNG state (torch and NumPy states are restored afterwards).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import warnings
+from collections.abc import Callable, Iterator
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from captum.attr import GradientShap, GuidedBackprop, LayerAttribution, LayerGradCam, NoiseTunnel, Occlusion, Saliency
+from torch import nn
+
+from ..batching import DEFAULT_MAX_BATCH, map_chunks
+from ..errors import ParamError
+from ..registry import suggest
+from .base import register
+from .baselines import make_baseline
+
+REFERENCE_POOL = 128
+"""GradientSHAP draws its baselines from a seeded pool of at most this many references, moved to the device once."""
+
+
+@contextlib.contextmanager
+def seeded(seed: int, device: torch.device) -> Iterator[None]:
+    """Seed torch (CPU and ``device``) and NumPy for the block, restoring the previous states afterwards."""
+    devices = [device] if device.type == "cuda" else []
+    np_state = np.random.get_state()
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(int(seed))
+        np.random.seed(int(seed) % 2**32)
+        try:
+            yield
+        finally:
+            np.random.set_state(np_state)
+
+
+def by_images(fn: Callable[[int, int], torch.Tensor], n: int, images_per_call: int) -> torch.Tensor:
+    """Run ``fn(start, stop)`` over image ranges of ``images_per_call`` and concatenate (OOM halves the range).
+
+    Captum's notices about setting ``requires_grad`` and hooking ReLUs are expected here and silenced;
+    the result is detached from any graph Captum built.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"Input Tensor \d+ did not already require gradients")
+        warnings.filterwarnings("ignore", message=r"Setting backward hooks on ReLU activations")
+        return map_chunks(fn, n, max(1, images_per_call)).detach()
+
+
+@register("smoothgrad", description="SmoothGrad (Smilkov et al. 2017): gradients averaged over noisy copies (Captum)",
+          paper="Smilkov, Thorat, Kim, Viegas, Wattenberg 2017", passes="n_samples",
+          bounds={"n_samples": (1, 100000), "stdev": (0.0, None), "max_batch": (1, None)})
+def smoothgrad(model, inputs, target, *, n_samples: int = 50, stdev: float = 0.5,
+               kind: Literal["smoothgrad", "smoothgrad_sq", "vargrad"] = "smoothgrad", abs: bool = False,
+               seed: int = 0, max_batch: int = DEFAULT_MAX_BATCH):
+    """Mean (``smoothgrad``), mean square or variance of dF_t/dx over x + N(0, stdev^2) noise.
+
+    ``stdev`` is in normalised input units: 0.5 is about 12% of the ~4-sigma range of
+    standardised data, inside SmoothGrad's recommended 10-20% of the input range.
+    The noise stream depends on how the batch is chunked, so ``max_batch`` changes the draw
+    (not the distribution).  Returns attributions shaped like ``inputs``.
+    """
+    per_call = max(1, min(n_samples, max_batch))  # noise samples per forward, for one image
+    images = max(1, max_batch // per_call)
+    nt = NoiseTunnel(Saliency(model))
+
+    def run(start: int, stop: int) -> torch.Tensor:
+        return nt.attribute(inputs[start:stop], nt_type=kind, nt_samples=n_samples, stdevs=float(stdev),
+                            nt_samples_batch_size=per_call, target=target[start:stop], abs=abs)
+
+    with seeded(seed, inputs.device):
+        return by_images(run, inputs.shape[0], images)
+
+
+@register("gradient_shap", description="GradientSHAP (Lundberg & Lee 2017; Captum): EG with input noise",
+          paper="Lundberg, Lee 2017", passes="n_samples", bounds={"n_samples": (1, 100000), "stdev": (0.0, None),
+                                                                  "max_batch": (1, None)})
+def gradient_shap(model, inputs, target, *, n_samples: int = 20, stdev: float = 0.0, seed: int = 0,
+                  max_batch: int = DEFAULT_MAX_BATCH, references: torch.Tensor | None = None):
+    """E[(x - x') * dF_t/dx(x' + a (x + eps - x'))], x' from the references (or the zero baseline), a ~ U(0, 1).
+
+    Baselines come from a seeded pool of at most :data:`REFERENCE_POOL` references when the
+    harness gives ``references``, else the zero baseline (then this is random-alpha IG).
+    Each forward pass holds (images per call) x ``n_samples`` inputs.
+    """
+    gen = torch.Generator().manual_seed(int(seed))
+    if references is not None and len(references) > 0:
+        pick = torch.randperm(len(references), generator=gen)[:REFERENCE_POOL].to(references.device)
+        pool = references[pick].to(inputs.device, inputs.dtype)
+    else:
+        pool = torch.zeros_like(inputs[:1])
+    explainer = GradientShap(model)
+
+    def run(start: int, stop: int) -> torch.Tensor:
+        return explainer.attribute(inputs[start:stop], baselines=pool, n_samples=n_samples, stdevs=float(stdev),
+                                   target=target[start:stop])
+
+    with seeded(seed, inputs.device):
+        return by_images(run, inputs.shape[0], max_batch // n_samples)
+
+
+@register("occlusion", description="Occlusion (Zeiler & Fergus 2014; Captum): output drop when a window is replaced",
+          paper="Zeiler, Fergus 2014", passes="number of window positions",
+          bounds={"window": (1, None), "stride": (1, None), "max_batch": (1, None)})
+def occlusion(model, inputs, target, *, window: int = 8, stride: int = 4, baseline: Any = "zero",
+              max_batch: int = DEFAULT_MAX_BATCH, data_info: dict | None = None):
+    """Mean of F_t(x) - F_t(x with a window x window patch, all channels, set to the baseline) over the patches.
+
+    Units: logits.  For [N, D] (tabular) inputs the window slides over features.
+    """
+    if inputs.dim() < 2:
+        raise ParamError("occlusion: inputs need a batch dimension")
+    spatial = inputs.shape[2:]
+    if spatial:
+        shape = (inputs.shape[1],) + tuple(min(window, s) for s in spatial)
+        strides = (inputs.shape[1],) + tuple(min(stride, s) for s in spatial)
+    else:
+        shape, strides = (min(window, inputs.shape[1]),), (min(stride, inputs.shape[1]),)
+    base = make_baseline(inputs, baseline, data_info=data_info)
+    images = min(inputs.shape[0], max_batch)
+    per_eval = max(1, max_batch // images)  # perturbations per forward: images x per_eval inputs
+    explainer = Occlusion(model)
+
+    def run(start: int, stop: int) -> torch.Tensor:
+        return explainer.attribute(inputs[start:stop], sliding_window_shapes=shape, strides=strides,
+                                   baselines=base[start:stop], target=target[start:stop],
+                                   perturbations_per_eval=per_eval)
+
+    return by_images(run, inputs.shape[0], images)
+
+
+def find_layer(model: nn.Module, name: str | None, where: str = "layer") -> tuple[str, nn.Module]:
+    """Return ``(dotted name, module)``: the named submodule, or the last ``nn.Conv2d`` when ``name`` is None."""
+    if name is None:
+        convs = [(n, m) for n, m in model.named_modules() if isinstance(m, nn.Conv2d)]
+        if not convs:
+            raise ParamError(f"{where}: the model has no Conv2d layer; name one (layer: <dotted module name>)")
+        return convs[-1]
+    names = [n for n, _ in model.named_modules() if n]
+    if name not in names:
+        raise ParamError(f"{where}: '{name}' is not a submodule of the model" + suggest(name, names))
+    return name, model.get_submodule(name)
+
+
+@register("grad_cam", description="Grad-CAM (Selvaraju et al. 2017; Captum), upsampled to the input and over channels",
+          paper="Selvaraju et al. 2017", passes=1, bounds={"max_batch": (1, None)})
+def grad_cam(model, inputs, target, *, layer: str | None = None, relu: bool = True,
+             max_batch: int = DEFAULT_MAX_BATCH):
+    """ReLU(sum_c mean(dF_t/dA_c) A_c) at ``layer`` (default: the last Conv2d), bilinearly upsampled to H x W.
+
+    The map is the same for every input channel (expanded, not divided).  Images only ([N, C, H, W]).
+    """
+    if inputs.dim() != 4:
+        raise ParamError(f"grad_cam: needs image inputs [N, C, H, W], got shape {tuple(inputs.shape)}")
+    _, module = find_layer(model, layer, "grad_cam.layer")
+    explainer = LayerGradCam(model, module)
+
+    def run(start: int, stop: int) -> torch.Tensor:
+        cam = explainer.attribute(inputs[start:stop], target=target[start:stop], relu_attributions=relu)
+        cam = LayerAttribution.interpolate(cam, tuple(inputs.shape[2:]), interpolate_mode="bilinear")
+        return cam.expand(-1, inputs.shape[1], -1, -1)
+
+    return by_images(run, inputs.shape[0], max_batch)
+
+
+@register("guided_backprop", description="Guided Backpropagation (Springenberg et al. 2015; Captum)",
+          paper="Springenberg, Dosovitskiy, Brox, Riedmiller 2015", passes=1, bounds={"max_batch": (1, None)})
+def guided_backprop(model, inputs, target, *, max_batch: int = DEFAULT_MAX_BATCH):
+    """Gradient with ReLU backward passes that only let positive gradients through (needs nn.ReLU modules)."""
+    explainer = GuidedBackprop(model)
+
+    def run(start: int, stop: int) -> torch.Tensor:
+        return explainer.attribute(inputs[start:stop], target=target[start:stop])
+
+    return by_images(run, inputs.shape[0], max_batch)
