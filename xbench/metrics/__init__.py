@@ -1,11 +1,16 @@
 """Evaluation metrics: plain functions returning per-sample tensors, plus the registry the runner uses."""
 
-from . import axioms, model_eval, perturbation  # noqa: F401  (import registers the metrics)
+from . import axioms, fidelity, model_eval, perturbation, robustness  # noqa: F401  (import registers the metrics)
+from . import localisation as _localisation  # noqa: F401  (the function below shadows the module, as timing's)
 from . import timing as _timing  # noqa: F401
-from .axioms import completeness
+from .axioms import completeness, ig_distance, sensitivity_axiom, sensitivity_n
 from .base import METRICS, CellContext, MetricOutput, available, describe, register
-from .perturbation import deletion, insertion
+from .fidelity import infidelity
+from .localisation import localisation
+from .perturbation import abpc, deletion, insertion, keep_remove
+from .robustness import avg_sensitivity, max_sensitivity
 from .timing import timing
 
-__all__ = ["METRICS", "CellContext", "MetricOutput", "available", "completeness", "deletion", "describe",
-           "insertion", "register", "timing"]
+__all__ = ["METRICS", "CellContext", "MetricOutput", "abpc", "available", "avg_sensitivity", "completeness",
+           "deletion", "describe", "ig_distance", "infidelity", "insertion", "keep_remove", "localisation",
+           "max_sensitivity", "register", "sensitivity_axiom", "sensitivity_n", "timing"]

@@ -1,11 +1,16 @@
-"""Axioms of attribution (Sundararajan et al. 2017): completeness."""
+"""Axioms of attribution: completeness and Sensitivity(a) (Sundararajan et al. 2017), Sensitivity-n
+(Ancona et al. 2018), and paper A's distance to a 128-step IG reference."""
 
 from __future__ import annotations
 
+import math
+
 import torch
 
-from ..methods.base import target_outputs
-from .base import CellContext, MetricOutput, register
+from ..batching import DEFAULT_MAX_BATCH, for_chunks
+from ..methods.base import attribute, target_outputs
+from .base import Attributor, CellContext, ChunkRNG, MetricOutput, method_attributor, pearson, register
+from .perturbation import pixel_rank
 
 
 def completeness(model, inputs, target, attributions, *, baseline: torch.Tensor | None = None,
@@ -22,10 +27,176 @@ def completeness(model, inputs, target, attributions, *, baseline: torch.Tensor 
 
 
 @register("completeness", params_from=completeness,
-          description="Completeness gap |sum A - (F(x) - F(x'))| / |F(x) - F(x')| per sample (0 is exact)")
+          description="Completeness gap |sum A - (F(x) - F(x'))| / |F(x) - F(x')| per sample (0 is exact)",
+          direction="lower")
 def _completeness_cell(ctx: CellContext, **params) -> MetricOutput:
     rel = completeness(ctx.model, ctx.inputs, ctx.target, ctx.attributions, baseline=ctx.baseline, **params)
     absolute = (ctx.attributions.flatten(1).sum(1)
                 - (target_outputs(ctx.model, ctx.inputs, ctx.target)
                    - target_outputs(ctx.model, ctx.baseline, ctx.target))).abs()
     return MetricOutput(values={"relative_gap": rel, "absolute_gap": absolute})
+
+
+# --- Sensitivity(a) (Sundararajan et al. 2017) ---------------------------------------------------
+
+def patch_grid(h: int, w: int, patch_size: int, device: torch.device) -> tuple[torch.Tensor, int]:
+    """Patch index of every pixel, shape [H, W], for square patches of ``patch_size`` px, and the patch count."""
+    cols = math.ceil(w / patch_size)
+    rows = math.ceil(h / patch_size)
+    r = torch.arange(h, device=device) // patch_size
+    c = torch.arange(w, device=device) // patch_size
+    return r[:, None] * cols + c[None, :], rows * cols
+
+
+def _sensitivity_axiom(attr_fn: Attributor, model, inputs, target, base, patch_size, n_patches, rtol, output_tol,
+                       seed, max_batch) -> tuple[torch.Tensor, torch.Tensor, int]:
+    """Return (share [N], cases [N], patch size): cases are patches whose insertion changes the output."""
+    n = inputs.shape[0]
+    h, w = inputs.shape[-2:]
+    ps = max(1, h // 8) if patch_size is None else int(patch_size)
+    pid, n_total = patch_grid(h, w, ps, inputs.device)
+    m = n_total if n_patches is None else min(int(n_patches), n_total)
+    chosen = ChunkRNG(seed, inputs.device).rand((n, n_total)).argsort(dim=1)[:, :m]  # m distinct patches per image
+    f_base = target_outputs(model, base, target)
+    valid = torch.zeros((n, m), dtype=torch.bool, device=inputs.device)
+    hit = torch.zeros_like(valid)
+
+    def chunk(start: int, stop: int) -> None:
+        idx = torch.arange(start, stop, device=inputs.device)
+        img, j = idx // m, idx % m
+        inside = (pid[None] == chosen[img, j].view(-1, 1, 1)).unsqueeze(1)  # [B, 1, H, W]
+        x = torch.where(inside, inputs[img], base[img])  # differs from x' in one patch only
+        f = target_outputs(model, x, target[img])
+        a = attr_fn(x, target[img]).detach().abs()
+        peak_in = (a * inside).flatten(1).amax(1)
+        peak = a.flatten(1).amax(1)
+        valid[img, j] = (f - f_base[img]).abs() > output_tol
+        hit[img, j] = (peak_in > 0) & (peak_in > rtol * peak)
+
+    for_chunks(chunk, n * m, max_batch)
+    cases = valid.sum(1)
+    share = (valid & hit).sum(1).to(inputs.dtype) / cases.to(inputs.dtype)  # nan where no case
+    return share, cases.to(inputs.dtype), ps
+
+
+def sensitivity_axiom(model, inputs, target, attributions=None, *, method: str = "saliency",
+                      method_params: dict | None = None, baseline: torch.Tensor | None = None,
+                      patch_size: int | None = None, n_patches: int | None = 8, rtol: float = 1e-6,
+                      output_tol: float = 1e-6, seed: int = 0, max_batch: int = DEFAULT_MAX_BATCH) -> torch.Tensor:
+    """Sensitivity(a): share of one-patch inputs whose patch gets non-zero attribution, per sample [N].
+
+    For ``n_patches`` random square patches (``patch_size`` px, default H // 8; None = all patches)
+    the input x_p equals the baseline x' (default zeros) except on the patch.  Where
+    |F(x_p) - F(x')| > ``output_tol`` (target logit), the method's attribution *of x_p* must be
+    non-zero on the patch: max |A| there > 0 and > ``rtol`` * max |A| over the image.  1 = the axiom
+    always holds; nan = no patch changed the output.  ``attributions`` is unused (x_p is new input).
+    """
+    base = torch.zeros_like(inputs) if baseline is None else baseline.to(inputs).expand_as(inputs)
+    attr_fn = method_attributor(model, method, method_params)
+    return _sensitivity_axiom(attr_fn, model, inputs, target, base, patch_size, n_patches, rtol, output_tol, seed,
+                              max_batch)[0]
+
+
+@register("sensitivity_axiom", params_from=sensitivity_axiom,
+          bounds={"patch_size": (1, None), "n_patches": (1, None), "rtol": (0.0, None), "output_tol": (0.0, None),
+                  "max_batch": (1, None)},
+          description="Sensitivity(a): share of one-patch inputs (else baseline) with changed output whose patch "
+                      "gets non-zero attribution (1 = always)",
+          direction="higher")
+def _sensitivity_axiom_cell(ctx: CellContext, **params) -> MetricOutput:
+    share, cases, ps = _sensitivity_axiom(ctx.attribute, ctx.model, ctx.inputs, ctx.target, ctx.baseline,
+                                          params["patch_size"], params["n_patches"], params["rtol"],
+                                          params["output_tol"], ctx.seed, params["max_batch"])
+    return MetricOutput(values={"share": share, "cases": cases}, settings={"patch_size": ps})
+
+
+# --- Sensitivity-n (Ancona et al. 2018) ----------------------------------------------------------
+
+def default_ns(n_features: int) -> list[int]:
+    """Subset sizes 1, 4, 16, ... up to 80% of the features (Ancona et al. plot n on a log scale)."""
+    out, n = [], 1
+    while n <= 0.8 * n_features:
+        out.append(n)
+        n *= 4
+    return out or [1]
+
+
+def sensitivity_n(model, inputs, target, attributions, *, ns: list[int] | None = None, n_subsets: int = 100,
+                  baseline: torch.Tensor | None = None, seed: int = 0, max_batch: int = DEFAULT_MAX_BATCH,
+                  return_curves: bool = False):
+    """Sensitivity-n: Pearson correlation per sample and subset size, shape [N, len(ns)].
+
+    Features are pixels (attributions summed over channels).  For each n, ``n_subsets`` random
+    pixel subsets S of size n are set to the baseline (default zeros); the correlation is taken
+    between sum_{i in S} A_i and F(x) - F(x with S removed) (target logit) over the subsets.
+    nan where either side is constant (e.g. all-zero attributions).  ``ns`` defaults to
+    :func:`default_ns`.  With ``return_curves`` also ``ns`` as a tensor [K] and the same [N, K] values.
+    """
+    n = inputs.shape[0]
+    h, w = inputs.shape[-2:]
+    n_pix = h * w
+    ns = default_ns(n_pix) if ns is None else [int(v) for v in ns]
+    if any(v < 1 or v > n_pix for v in ns):
+        raise ValueError(f"ns: subset sizes must be in [1, {n_pix}], got {ns}")
+    base = torch.zeros_like(inputs) if baseline is None else baseline.to(inputs).expand_as(inputs)
+    a_pix = (attributions.sum(1) if attributions.dim() == 4 else attributions).flatten(1)
+    sizes = torch.tensor(ns, device=inputs.device)
+    k, m = len(ns), int(n_subsets)
+    f_x = target_outputs(model, inputs, target)
+    sums = torch.empty((n, k, m), dtype=inputs.dtype, device=inputs.device)
+    drops = torch.empty_like(sums)
+    rng = ChunkRNG(seed, inputs.device)
+
+    def chunk(start: int, stop: int) -> None:
+        idx = torch.arange(start, stop, device=inputs.device)
+        img, rest = idx // (k * m), idx % (k * m)
+        ki, j = rest // m, rest % m
+        with rng.chunk():
+            removed = pixel_rank(rng.rand((len(idx), n_pix), inputs.dtype)) < sizes[ki][:, None]  # [B, HW]
+            x = torch.where(removed.view(-1, 1, h, w), base[img], inputs[img])
+            f = target_outputs(model, x, target[img])
+        sums[img, ki, j] = (a_pix[img] * removed).sum(1)
+        drops[img, ki, j] = f_x[img] - f
+
+    for_chunks(chunk, n * k * m, max_batch)
+    corr = pearson(sums, drops)
+    return (corr, sizes, corr) if return_curves else corr
+
+
+@register("sensitivity_n", params_from=sensitivity_n,
+          bounds={"n_subsets": (2, None), "max_batch": (1, None)},
+          description="Sensitivity-n (Ancona 2018): correlation of subset attribution sums with the output drop "
+                      "when the subset is set to the baseline, per n (1 = perfect)",
+          direction="higher")
+def _sensitivity_n_cell(ctx: CellContext, **params) -> MetricOutput:
+    params = dict(params)
+    if params.get("ns") is None:
+        params["ns"] = default_ns(ctx.inputs.shape[-2] * ctx.inputs.shape[-1])
+    corr, sizes, _ = sensitivity_n(ctx.model, ctx.inputs, ctx.target, ctx.attributions, baseline=ctx.baseline,
+                                   seed=ctx.seed, return_curves=True, **params)
+    values = {f"n={v}": corr[:, i] for i, v in enumerate(params["ns"])}
+    values["mean"] = corr.nanmean(1)
+    return MetricOutput(values=values, curves={"correlation": (sizes.to(ctx.inputs.dtype), corr)},
+                        settings={"ns": list(params["ns"])})
+
+
+# --- IG distance (paper A §4.1) --------------------------------------------------------------------
+
+def ig_distance(model, inputs, target, attributions, *, n_steps: int = 128, eps: float = 1e-7,
+                max_batch: int = DEFAULT_MAX_BATCH) -> torch.Tensor:
+    """mean|A - IG_ref| / (mean|IG_ref| + eps) per sample [N] (unitless; means over all input elements).
+
+    IG_ref: Integrated Gradients, ``n_steps`` Gauss-Legendre points, zero baseline (paper A §4.1).
+    """
+    ref = attribute(model, inputs, target, "integrated_gradients", n_steps=n_steps, method="gausslegendre",
+                    baseline="zero", max_batch=max_batch)
+    return (attributions - ref).abs().flatten(1).mean(1) / (ref.abs().flatten(1).mean(1) + eps)
+
+
+@register("ig_distance", params_from=ig_distance, bounds={"n_steps": (1, None), "eps": (0.0, None),
+                                                           "max_batch": (1, None)},
+          description="Paper A §4.1: mean|A - IG_128 Gauss-Legendre| / mean|IG| (0 = equals IG)",
+          direction="lower")
+def _ig_distance_cell(ctx: CellContext, **params) -> MetricOutput:
+    return MetricOutput(values={"distance": ig_distance(ctx.model, ctx.inputs, ctx.target, ctx.attributions,
+                                                        **params)})

@@ -8,12 +8,16 @@ from the plain function (``params_from=``), so YAML and Python accept the same s
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import math
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 
+from ..batching import for_chunks
+from ..methods.base import attribute
 from ..registry import Registry
 
 METRICS = Registry("metric", skip=4, hidden=("return_curves", "baseline", "method", "method_params", "labels",
@@ -75,3 +79,75 @@ def auc_normalised(curves: torch.Tensor) -> torch.Tensor:
     if t < 2:
         return curves[..., 0].clone()
     return (curves.sum(-1) - curves[..., 0] / 2 - curves[..., -1] / 2) / (t - 1)
+
+
+Attributor = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+def method_attributor(model: torch.nn.Module, method: str, method_params: dict[str, Any] | None) -> Attributor:
+    """``(inputs, target) -> attributions`` for the named method: what ``CellContext.attribute`` is to a cell."""
+    params = dict(method_params or {})
+    return lambda x, t: attribute(model, x, t, method, **params)
+
+
+class ChunkRNG:
+    """A seeded generator on the inputs' device for noise drawn inside :func:`xbench.batching.for_chunks`.
+
+    Draws are item-major (all values of item i before item i + 1) and undone when a chunk fails,
+    so an OOM retry redraws the same values.  On CPU the stream is sequential, so the noise does
+    not depend on the chunk size; on CUDA (Philox) it is reproducible for a given seed and chunk size.
+    """
+
+    def __init__(self, seed: int, device: torch.device):
+        self.gen = torch.Generator(device=device).manual_seed(int(seed))
+        self.device = device
+
+    @contextlib.contextmanager
+    def chunk(self) -> Iterator[ChunkRNG]:
+        state = self.gen.get_state()
+        try:
+            yield self
+        except BaseException:
+            self.gen.set_state(state)
+            raise
+
+    def uniform(self, shape: tuple[int, ...], low: float, high: float, dtype: torch.dtype) -> torch.Tensor:
+        """U[low, high) samples (the same formula as ``Tensor.uniform_``, which Captum uses)."""
+        return torch.empty(shape, device=self.device, dtype=dtype).uniform_(low, high, generator=self.gen)
+
+    def normal(self, shape: tuple[int, ...], std: float, dtype: torch.dtype) -> torch.Tensor:
+        """N(0, std^2) samples by Box-Muller from item-major uniforms (``normal_`` is not chunk-invariant)."""
+        u = torch.rand((shape[0], 2) + tuple(shape[1:]), device=self.device, dtype=dtype, generator=self.gen)
+        return std * torch.sqrt(-2.0 * torch.log1p(-u[:, 0])) * torch.cos(2 * math.pi * u[:, 1])
+
+    def rand(self, shape: tuple[int, ...], dtype: torch.dtype = torch.float32) -> torch.Tensor:
+        """U[0, 1) samples."""
+        return torch.rand(shape, device=self.device, dtype=dtype, generator=self.gen)
+
+
+def for_noise_items(fn: Callable[[torch.Tensor, torch.Tensor, ChunkRNG], None], n: int, n_samples: int,
+                    seed: int, device: torch.device, max_batch: int | None) -> None:
+    """Run ``fn(img, j, rng)`` over the n x n_samples (image, noise draw) items in chunks.
+
+    Items are image-major, as ``torch.repeat_interleave`` orders them in Captum; draws made from
+    ``rng`` inside ``fn`` are undone if the chunk fails, so an OOM retry sees the same noise.
+    ``fn`` must write its results only after its last model call.
+    """
+    rng = ChunkRNG(seed, device)
+
+    def chunk(start: int, stop: int) -> None:
+        idx = torch.arange(start, stop, device=device)
+        with rng.chunk():
+            fn(idx // n_samples, idx % n_samples, rng)
+
+    for_chunks(chunk, n * n_samples, max_batch)
+
+
+def pearson(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Pearson correlation along the last dimension; nan where either side is constant."""
+    # test constancy exactly: a centred constant is not exactly 0 when the mean rounds
+    const = (a.amax(-1) == a.amin(-1)) | (b.amax(-1) == b.amin(-1))
+    a = a - a.mean(-1, keepdim=True)
+    b = b - b.mean(-1, keepdim=True)
+    r = (a * b).sum(-1) / torch.sqrt((a * a).sum(-1) * (b * b).sum(-1))
+    return torch.where(const, torch.full_like(r, float("nan")), r)

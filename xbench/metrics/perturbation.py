@@ -1,4 +1,5 @@
-"""Perturbation curves: RISE deletion and insertion (Petsiuk et al. 2018), sharing one masking engine.
+"""Perturbation curves sharing one masking engine: RISE deletion and insertion (Petsiuk et al. 2018),
+keep/remove masks (paper A §4.2) and the area between perturbation curves (paper B).
 
 Pixels are ranked by channel-summed attribution (descending; ties broken by pixel index, a
 stable sort).  Every (image, curve step) pair is one work item; chunks of items are built on the
@@ -51,6 +52,51 @@ def default_steps(inputs: torch.Tensor) -> int:
     return int(inputs.shape[-2])
 
 
+def select_output(out: torch.Tensor, target: torch.Tensor, output: str,
+                  labels: torch.Tensor | None = None) -> torch.Tensor:
+    """Per-row score of model outputs [B, classes]: target ``softmax`` probability, target ``logit``, or
+    ``top1`` correctness (1.0 where the argmax equals ``labels``, which default to ``target``)."""
+    if output == "softmax":
+        return out.softmax(dim=1).gather(1, target[:, None]).squeeze(1)
+    if output == "logit":
+        return out.gather(1, target[:, None]).squeeze(1)
+    if output == "top1":
+        ref = target if labels is None else labels
+        return (out.argmax(dim=1) == ref).to(out.dtype)
+    raise ValueError(f"unknown output {output!r}; expected 'softmax', 'logit' or 'top1'")
+
+
+def masked_scores(model, inputs: torch.Tensor, target: torch.Tensor, rank: torch.Tensor, counts: torch.Tensor,
+                  substrate: torch.Tensor, *, keep_top: bool, output: str = "softmax",
+                  labels: torch.Tensor | None = None, max_batch: int = DEFAULT_MAX_BATCH) -> torch.Tensor:
+    """The masking engine: scores [N, T] of images whose top-ranked pixels are kept or replaced.
+
+    ``rank`` [N, H*W] (0 = first, see :func:`pixel_rank`); ``counts`` [T] or [N, T] pixel counts.
+    Point (i, t) switches the pixels with ``rank < counts[i, t]``: with ``keep_top`` they come from
+    the image and the rest from ``substrate``, otherwise they come from ``substrate``.  Every
+    (image, point) pair is one work item, built on the device and chunked by :func:`for_chunks`.
+    """
+    n = inputs.shape[0]
+    h, w = inputs.shape[-2:]
+    counts = counts.to(inputs.device)
+    counts = counts.expand(n, -1) if counts.dim() == 1 else counts
+    t = counts.shape[1]
+    rank = rank.view(n, 1, h, w)
+    scores = torch.empty((n, t), dtype=inputs.dtype, device=inputs.device)
+
+    def chunk(start: int, stop: int) -> None:
+        idx = torch.arange(start, stop, device=inputs.device)
+        img, k = idx // t, idx % t
+        top = rank[img] < counts[img, k].view(-1, 1, 1, 1)  # [B, 1, H, W]: the switched pixels
+        x = torch.where(top, inputs[img], substrate[img]) if keep_top else torch.where(top, substrate[img], inputs[img])
+        with torch.no_grad():
+            out = model(x)
+        scores[img, k] = select_output(out, target[img], output, None if labels is None else labels[img])
+
+    for_chunks(chunk, n * t, max_batch)
+    return scores
+
+
 def perturbation_curves(model, inputs, target, attributions, *, mode: Literal["deletion", "insertion"],
                         steps: int, substrate: torch.Tensor, output: str = "softmax",
                         max_batch: int = DEFAULT_MAX_BATCH) -> tuple[torch.Tensor, torch.Tensor]:
@@ -60,30 +106,11 @@ def perturbation_curves(model, inputs, target, attributions, *, mode: Literal["d
     (deletion) or copied onto it (insertion); point 0 is the clean (deletion) or fully
     substituted (insertion) image.  Scores are the target's softmax probability or logit.
     """
-    n = inputs.shape[0]
-    h, w = inputs.shape[-2:]
-    n_pix = h * w
+    n_pix = inputs.shape[-2] * inputs.shape[-1]
     per_step = math.ceil(n_pix / steps)
     counts = torch.clamp(torch.arange(steps + 1, device=inputs.device) * per_step, max=n_pix)
-    rank = pixel_rank(attributions).view(n, 1, h, w)
-    t1 = steps + 1
-    scores = torch.empty((n, t1), dtype=inputs.dtype, device=inputs.device)
-
-    def chunk(start: int, stop: int) -> None:
-        idx = torch.arange(start, stop, device=inputs.device)
-        img, k = idx // t1, idx % t1
-        top = rank[img] < counts[k].view(-1, 1, 1, 1)  # [B, 1, H, W]: pixels already switched
-        if mode == "deletion":
-            x = torch.where(top, substrate[img], inputs[img])
-        else:
-            x = torch.where(top, inputs[img], substrate[img])
-        with torch.no_grad():
-            out = model(x)
-            if output == "softmax":
-                out = out.softmax(dim=1)
-            scores[img, k] = out.gather(1, target[img][:, None]).squeeze(1)
-
-    for_chunks(chunk, n * t1, max_batch)
+    scores = masked_scores(model, inputs, target, pixel_rank(attributions), counts, substrate,
+                           keep_top=(mode == "insertion"), output=output, max_batch=max_batch)
     return counts.to(inputs.dtype) / n_pix, scores
 
 
@@ -123,7 +150,8 @@ def _cell(fn):
         params = dict(params)
         if params.get("steps") is None:
             params["steps"] = default_steps(ctx.inputs)  # record the resolved value, not None
-        auc, x, curves = fn(ctx.model, ctx.inputs, ctx.target, ctx.attributions, return_curves=True, **params)
+        auc, x, curves = fn(ctx.model, ctx.inputs, ctx.target, ctx.attributions, seed=ctx.seed, return_curves=True,
+                            **params)
         return MetricOutput(values={"auc": auc}, curves={"curve": (x, curves)},
                             settings={"steps": params["steps"]})
     return cell
@@ -136,3 +164,137 @@ register("insertion", params_from=insertion, bounds=_BOUNDS,
          description="RISE insertion: target probability as top pixels are inserted into a blurred image; "
                      "AUC (higher is better)",
          direction="higher")(_cell(insertion))
+
+
+# --- keep / remove masks (paper A §4.2) ----------------------------------------------------------
+
+KEEP_REMOVE_FRACTIONS = tuple(0.01 * 100 ** (i / 15) for i in range(16))
+"""``geomspace(0.01, 1, 16)``: the fractions of pixels left unmasked in paper A's curves."""
+
+KEEP_REMOVE_CURVES = ("KPM", "KNM", "KAM", "RPM", "RNM", "RAM")
+
+
+def scaled_blur(size: int, kernel: int = 51, sigma: float = 41.0, reference: int = 224) -> tuple[int, float]:
+    """Blur kernel (odd, pixels) and sigma (pixels) of paper A's substrate scaled from 224 px to ``size`` px."""
+    scale = size / reference
+    k = max(1, int(round(kernel * scale)))
+    return (k if k % 2 == 1 else k + 1), sigma * scale
+
+
+def keep_remove(model, inputs, target, attributions, *, fractions: list[float] | None = None,
+                blur_kernel: int | None = None, blur_sigma: float | None = None,
+                labels: torch.Tensor | None = None, max_batch: int = DEFAULT_MAX_BATCH,
+                return_curves: bool = False):
+    """Paper A's keep/remove curves, as in the authors' ``attribution_metrics.py``; returns
+    ``{curve: trapezoid AUC [N]}`` for KPM, KNM, KAM, RPM, RNM, RAM (and ``(fractions [T], {curve: [N, T]})``
+    with ``return_curves``).
+
+    Attributions are averaged over channels and oriented (positive: A, negative: -A, absolute: |A|);
+    only pixels with oriented value > 0 are ever left unmasked.  At fraction f, k = min(floor(f HW), n_pos)
+    pixels stay: the k largest (Keep) or the k smallest positive ones (Remove: the most important are
+    removed first); all others are replaced by the blurred image.  Scores: target logit (P, N) and
+    top-1 correctness against ``labels`` (A; defaults to ``target``); x = the unmasked fraction f.
+    ``blur_kernel``/``blur_sigma`` default to 51 / 41 at 224 px, scaled to the image size.  (The
+    authors' kernel is exp(-d^2 / (4 sigma^2)), i.e. an effective sigma of 41 sqrt(2): nearly flat at
+    this width either way; pass ``blur_sigma=58`` at 224 px to mirror it.)
+    """
+    fractions = list(KEEP_REMOVE_FRACTIONS if fractions is None else fractions)
+    k_def, s_def = scaled_blur(inputs.shape[-2])
+    substrate = gaussian_blur(inputs, k_def if blur_kernel is None else blur_kernel,
+                              s_def if blur_sigma is None else blur_sigma)
+    a = (attributions.mean(1) if attributions.dim() == 4 else attributions).flatten(1)
+    n_pix = a.shape[1]
+    fr = torch.tensor(fractions, dtype=torch.float64, device=inputs.device)
+    base_counts = torch.floor(fr * n_pix).long()  # int(f * HW) as in the authors' code
+    curves: dict[str, torch.Tensor] = {}
+    for mode in ("K", "R"):
+        for order, v in (("P", a), ("N", -a), ("A", a.abs())):
+            pos = v > 0
+            counts = torch.minimum(base_counts[None, :], pos.sum(1, keepdim=True))  # [N, T]
+            # Keep: largest positive first; Remove: smallest positive first; non-positive pixels never stay.
+            score = torch.where(pos, v if mode == "K" else -v, torch.full_like(v, -math.inf))
+            curves[f"{mode}{order}M"] = masked_scores(
+                model, inputs, target, pixel_rank(score), counts, substrate, keep_top=True,
+                output="top1" if order == "A" else "logit", labels=labels, max_batch=max_batch)
+    x = fr.to(inputs.dtype)
+    aucs = {name: torch.trapezoid(curves[name], x, dim=1) for name in KEEP_REMOVE_CURVES}
+    return (aucs, x, {name: curves[name] for name in KEEP_REMOVE_CURVES}) if return_curves else aucs
+
+
+@register("keep_remove", params_from=keep_remove, bounds={"blur_kernel": (1, None), "blur_sigma": (0.0, None),
+                                                           "max_batch": (1, None)},
+          description="Paper A §4.2 keep/remove positive/negative/absolute masks over a blurred substrate; "
+                      "trapezoid AUCs KPM, KNM, KAM, RPM, RNM, RAM",
+          direction="per_stat",
+          directions={"KPM": "higher", "KNM": "lower", "KAM": "higher", "RPM": "lower", "RNM": "higher",
+                      "RAM": "lower"})
+def _keep_remove_cell(ctx: CellContext, **params) -> MetricOutput:
+    params = dict(params)
+    k_def, s_def = scaled_blur(ctx.inputs.shape[-2])
+    params["blur_kernel"] = k_def if params.get("blur_kernel") is None else params["blur_kernel"]
+    params["blur_sigma"] = s_def if params.get("blur_sigma") is None else params["blur_sigma"]
+    params["fractions"] = list(KEEP_REMOVE_FRACTIONS if params.get("fractions") is None else params["fractions"])
+    aucs, x, curves = keep_remove(ctx.model, ctx.inputs, ctx.target, ctx.attributions, labels=ctx.labels,
+                                  return_curves=True, **params)
+    return MetricOutput(values=aucs, curves={k: (x, c) for k, c in curves.items()},
+                        settings={"blur_kernel": params["blur_kernel"], "blur_sigma": params["blur_sigma"],
+                                  "fractions": params["fractions"],
+                                  "accuracy_against": "target" if ctx.labels is None else "labels"})
+
+
+# --- area between perturbation curves (paper B) --------------------------------------------------
+
+ABPC_FRACTIONS = tuple(i / 10 for i in range(1, 10))
+
+
+def abpc(model, inputs, target, attributions, *, fractions: list[float] | None = None,
+         substrate: Substrate = "zero", output: Output = "logit", divisor: float = 10.0, clip: bool = True,
+         blur_kernel: int = 11, blur_sigma: float = 5.0, max_batch: int = DEFAULT_MAX_BATCH, seed: int = 0,
+         return_curves: bool = False):
+    """Paper B's area between perturbation curves per sample, shape [N] (higher is better).
+
+    For each fraction t (default 0.1, ..., 0.9) k = round(t HW) pixels, ranked by channel-summed
+    attribution, are replaced by the substrate (default zero = the zero baseline x'): the lowest k
+    give f_L, the top k give f_T.  n(f) = clip((f - F(x')) / (F(x) - F(x')), 0, 1) with F the target
+    logit; score = sum_t max(n(f_L) - n(f_T), 0) / ``divisor`` (10 in the paper, for 9 points).
+    A sample with F(x) = F(x') gives nan.  With ``return_curves`` also
+    ``(fractions [T], {"lowest_removed": n(f_L) [N, T], "top_removed": n(f_T) [N, T]})``.
+    """
+    fractions = list(ABPC_FRACTIONS if fractions is None else fractions)
+    sub = make_substrate(inputs, substrate, blur_kernel=blur_kernel, blur_sigma=blur_sigma, seed=seed)
+    n_pix = inputs.shape[-2] * inputs.shape[-1]
+    k = torch.round(torch.tensor(fractions, dtype=torch.float64, device=inputs.device) * n_pix).long()
+    rank = pixel_rank(attributions)
+    full = torch.tensor([n_pix], device=inputs.device)
+    # One pass gives F(x) (nothing removed), f_T and F(x') (everything replaced by the substrate).
+    top = masked_scores(model, inputs, target, rank, torch.cat([k.new_zeros(1), k, full]), sub, keep_top=False,
+                        output=output, max_batch=max_batch)
+    f_x, f_top, f_base = top[:, :1], top[:, 1:-1], top[:, -1:]
+    # Removing the lowest k pixels = keeping the top HW - k (same stable order, so ties split consistently).
+    f_low = masked_scores(model, inputs, target, rank, n_pix - k, sub, keep_top=True, output=output,
+                          max_batch=max_batch)
+    span = f_x - f_base
+    span = torch.where(span == 0, torch.full_like(span, math.nan), span)
+
+    def norm(f: torch.Tensor) -> torch.Tensor:
+        r = (f - f_base) / span
+        return r.clamp(0, 1) if clip else r
+
+    n_low, n_top = norm(f_low), norm(f_top)
+    score = (n_low - n_top).clamp_min(0).sum(1) / divisor
+    x = torch.tensor(fractions, dtype=inputs.dtype, device=inputs.device)
+    return (score, x, {"lowest_removed": n_low, "top_removed": n_top}) if return_curves else score
+
+
+@register("abpc", params_from=abpc, bounds={"divisor": (0.0, None), "blur_kernel": (1, None),
+                                             "blur_sigma": (0.0, None), "max_batch": (1, None)},
+          description="Paper B's area between perturbation curves (lowest vs top pixels removed), "
+                      "clipped normalised logits, /10 (higher is better)",
+          direction="higher")
+def _abpc_cell(ctx: CellContext, **params) -> MetricOutput:
+    params = dict(params)
+    params["fractions"] = list(ABPC_FRACTIONS if params.get("fractions") is None else params["fractions"])
+    score, x, curves = abpc(ctx.model, ctx.inputs, ctx.target, ctx.attributions, seed=ctx.seed,
+                            return_curves=True, **params)
+    return MetricOutput(values={"abpc": score}, curves={k: (x, c) for k, c in curves.items()},
+                        settings={"fractions": params["fractions"]})

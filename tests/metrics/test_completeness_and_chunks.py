@@ -1,0 +1,115 @@
+"""Completeness on regular and X-models; chunking and the registered cells on a small CNN."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from xbench.methods import attribute
+from xbench.metrics import (
+    METRICS,
+    abpc,
+    completeness,
+    deletion,
+    infidelity,
+    keep_remove,
+    max_sensitivity,
+    sensitivity_axiom,
+    sensitivity_n,
+)
+from xbench.metrics.base import CellContext
+from xbench.models.digits import DigitsCNN
+
+MINE = ("abpc", "avg_sensitivity", "completeness", "deletion", "ig_distance", "infidelity", "insertion",
+        "keep_remove", "localisation", "max_sensitivity", "sensitivity_axiom", "sensitivity_n")
+
+
+def _big_biases(model: torch.nn.Module, value: float = 0.5) -> torch.nn.Module:
+    with torch.no_grad():
+        for m in model.modules():
+            if getattr(m, "bias", None) is not None:
+                m.bias.fill_(value)  # biases the size of the activations: sum(x * grad) misses their share
+    return model
+
+
+def test_completeness_ig_on_a_biased_model(cnn, batch):
+    x, t = batch
+    ig = attribute(cnn, x, t, "integrated_gradients", n_steps=128)
+    gap = completeness(cnn, x, t, ig)
+    # The integrand has ReLU kinks, so Gauss-Legendre converges slowly: 128 points leave ~1e-3 of
+    # |F(x) - F(x')| typically and <0.1 on the worst of these images (0.02 with 512 points).
+    assert gap.median() < 1e-2 and gap.max() < 0.1
+    ixg = completeness(cnn, x, t, attribute(cnn, x, t, "input_x_gradient"))
+    assert gap.median() < ixg.median() / 10
+
+
+def test_completeness_x_gradient_exact_on_x_models_not_on_biased(batch):
+    x, t = batch
+    torch.manual_seed(0)
+    xnet = DigitsCNN(num_classes=4, size=8, bias=False).eval()
+    xg = attribute(xnet, x, t, "x_gradient")
+    assert completeness(xnet, x, t, xg).max() < 1e-4  # float32 rounding only (Euler's theorem is exact)
+    torch.manual_seed(0)
+    biased = _big_biases(DigitsCNN(num_classes=4, size=8).eval())
+    gap = completeness(biased, x, t, attribute(biased, x, t, "input_x_gradient"))
+    # the bias share of F varies by image (0.06 to 0.7 here): every image is off, typically by > 10%
+    assert gap.min() > 0.03 and gap.median() > 0.1
+
+
+def _all_metrics(model, x, t, a, max_batch):
+    return {
+        "deletion": deletion(model, x, t, a, steps=8, max_batch=max_batch),
+        "keep_remove": torch.stack(list(keep_remove(model, x, t, a, max_batch=max_batch).values())),
+        "abpc": abpc(model, x, t, a, max_batch=max_batch),
+        "sensitivity_n": sensitivity_n(model, x, t, a, ns=[1, 8], n_subsets=6, max_batch=max_batch),
+        "sensitivity_axiom": sensitivity_axiom(model, x, t, n_patches=5, max_batch=max_batch),
+        "max_sensitivity": max_sensitivity(model, x, t, n_samples=4, max_batch=max_batch),
+        "infidelity": infidelity(model, x, t, a, n_samples=4, max_batch=max_batch),
+    }
+
+
+def test_chunk_size_does_not_change_values(cnn, batch):
+    x, t = batch
+    a = attribute(cnn, x, t, "saliency")
+    one_chunk = _all_metrics(cnn, x, t, a, max_batch=1000)
+    odd_chunks = _all_metrics(cnn, x, t, a, max_batch=3)  # 7 images x k items: never divisible by 3
+    for name, v in one_chunk.items():
+        assert torch.allclose(v, odd_chunks[name], atol=1e-5, equal_nan=True), name
+
+
+def test_single_sample_equals_its_row_in_the_batch(cnn, batch):
+    x, t = batch
+    a = attribute(cnn, x, t, "saliency")
+    full = _all_metrics(cnn, x, t, a, max_batch=64)
+    single = _all_metrics(cnn, x[:1], t[:1], a[:1], max_batch=64)
+    for name in ("deletion", "keep_remove", "abpc"):  # the noise-free metrics: same row
+        assert torch.allclose(full[name][..., :1], single[name], atol=1e-5), name
+    for name, v in single.items():
+        assert v.shape[-1] == 1 or v.shape[0] == 1, name
+
+
+def test_every_cell_runs_and_records_settings(cnn, batch):
+    x, t = batch
+    masks = torch.zeros(7, 8, 8, dtype=torch.bool)
+    masks[:, 2:5, 2:5] = True
+    a = attribute(cnn, x, t, "saliency")
+    ctx = CellContext(model=cnn, inputs=x, target=t, attributions=a, method="saliency", method_params={},
+                      attribute=lambda xx, tt: attribute(cnn, xx, tt, "saliency"), baseline=torch.zeros_like(x),
+                      labels=t, masks=masks)
+    cheap = {"sensitivity_n": {"n_subsets": 4}, "ig_distance": {"n_steps": 4}, "sensitivity_axiom": {"n_patches": 2},
+             "max_sensitivity": {"n_samples": 2}, "avg_sensitivity": {"n_samples": 2}, "infidelity": {"n_samples": 2}}
+    for name in MINE:
+        entry = METRICS.get(name)
+        assert entry.meta.get("direction") in ("higher", "lower", "per_stat"), name
+        out = entry.fn(ctx, **entry.resolve(cheap.get(name, {}), where=name))
+        assert out.values, name
+        for stat, v in out.values.items():
+            assert v.shape == (7,), (name, stat)
+        for stat, (cx, cy) in out.curves.items():
+            assert cy.shape == (7, cx.shape[0]), (name, stat)
+
+
+@pytest.mark.parametrize("name", ["max_sensitivity", "sensitivity_axiom"])
+def test_method_and_context_names_are_not_user_parameters(name):
+    params = METRICS.get(name).params
+    assert "method" not in params and "method_params" not in params and "perturb_func" not in params
