@@ -10,8 +10,13 @@ from xbench import batching
 
 def test_chunks_cover_every_item_once():
     seen = []
-    stats = batching.for_chunks(lambda a, b: seen.extend(range(a, b)), 23, max_batch=5)
-    assert seen == list(range(23)) and stats.n_chunks == 5 and stats.chunk_size == 5
+    sizes = []
+    stats = batching.for_chunks(lambda a, b: (seen.extend(range(a, b)), sizes.append(b - a)), 23, max_batch=5)
+    assert seen == list(range(23)) and stats.n_chunks == 5
+    assert sizes == [5, 5, 5, 5, 3] and stats.chunk_size == 5
+    sizes.clear()
+    batching.for_chunks(lambda a, b: sizes.append(b - a), 160, max_batch=128)
+    assert sizes == [80, 80]  # even chunks, never a small tail
 
 
 def test_oom_halves_and_retries_the_same_range():
@@ -23,8 +28,8 @@ def test_oom_halves_and_retries_the_same_range():
             raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate")
 
     with batching.record() as events:
-        stats = batching.for_chunks(fn, 10, max_batch=8)
-    assert calls[0] == (0, 8) and calls[1] == (0, 4) and calls[2] == (0, 2)
+        stats = batching.for_chunks(fn, 10, max_batch=16)
+    assert calls[0] == (0, 10) and calls[1] == (0, 5) and calls[2] == (0, 2)
     done = [c for c in calls if c[1] - c[0] <= 3]
     assert sorted(i for a, b in done for i in range(a, b)) == list(range(10))
     assert stats.oom_retries == 2 and stats.chunk_size == 2 and events == [stats]

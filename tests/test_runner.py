@@ -192,3 +192,18 @@ def test_sigkill_and_resume_give_the_same_rows(reference, tmp_path):
     done = subprocess.run(cmd + ["--resume"], env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     pd.testing.assert_frame_equal(df, read_results(out))
+
+
+def test_small_memory_budget_gives_the_same_values(tmp_path):
+    """Forcing tiny chunks (max_batch) changes how the work is split, not the results."""
+    base = {"name": "budget", "device": "cpu", "data": {"name": "digits", "n_samples": 7, "batch_size": 7},
+            "models": [{"name": "digits_cnn"}],
+            "methods": [{"name": "integrated_gradients", "n_steps": 6}],
+            "metrics": [{"name": "deletion", "steps": 6}]}
+    small = copy.deepcopy(base)
+    small["methods"][0]["max_batch"] = 5
+    small["metrics"][0]["max_batch"] = 4
+    a = run(base, tmp_path / "a")
+    b = run(small, tmp_path / "b")
+    assert set(b["chunk_size"]) <= {4, 5} and min(a["chunk_size"]) > 5
+    pd.testing.assert_series_equal(a["value"], b["value"], rtol=1e-5, atol=1e-7)

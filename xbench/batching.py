@@ -60,6 +60,11 @@ def for_chunks(fn: Callable[[int, int], None], total: int, max_batch: int | None
     if total < 0:
         raise ValueError(f"total must be >= 0, got {total}")
     size = max(1, int(max_batch or DEFAULT_MAX_BATCH))
+    if 0 < total:
+        # even chunks: 160 items at a budget of 128 run as 80 + 80, not 128 + 32 (a small tail chunk
+        # costs nearly a full pass on a GPU and leaves cores idle on a CPU)
+        n_chunks = -(-total // size)
+        size = -(-total // n_chunks)
     stats = ChunkStats(total=total, chunk_size=min(size, max(total, 1)))
     start = 0
     while start < total:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from .errors import XBenchError
 
@@ -28,6 +29,10 @@ def _parser() -> argparse.ArgumentParser:
 
     rep = sub.add_parser("report", help="regenerate tables and plots of a run directory from its results.csv")
     rep.add_argument("run_dir")
+
+    rb = sub.add_parser("report-bench", help="table and log-scale plot from pytest-benchmark's JSON")
+    rb.add_argument("json", help="the file written by pytest --benchmark-only --benchmark-json=FILE")
+    rb.add_argument("--out", help="folder for the table and plot (default: beside the JSON)")
     return p
 
 
@@ -60,6 +65,16 @@ def main(argv: list[str] | None = None) -> int:
             if not results_path(args.run_dir).exists():
                 raise XBenchError(f"report: '{args.run_dir}' has no results.csv; give a run directory of xbench run")
             print(make_report(args.run_dir))
+            return 0
+        if args.command == "report-bench":
+            from .report.bench import report_bench
+
+            if not Path(args.json).is_file():
+                raise XBenchError(f"report-bench: '{args.json}' does not exist; write it with "
+                                  "pytest --benchmark-only --benchmark-json=FILE")
+            md, png = report_bench(args.json, args.out)
+            print(md.read_text())
+            print(f"table: {md}" + (f"  plot: {png}" if png else ""))
             return 0
         if args.command == "run":
             from .runner import run_suite

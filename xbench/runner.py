@@ -101,6 +101,7 @@ class Run:
         self.device = resolve_device(suite.device, self.local_rank)
         self.dtype = getattr(torch, suite.dtype)
         self.cell_seconds: dict[str, float] = {}
+        self.written: list[Path] = []  # files this rank wrote in this invocation (gathered by rank 0)
 
     # ---- layout -------------------------------------------------------------------------------------
     def part_path(self, model: str, method: str, metric: str, batch: int) -> Path:
@@ -280,7 +281,7 @@ class Run:
                                            if isinstance(v, torch.Tensor) and v.shape == (len(x),)})
                 rows = output_rows(out, {**common, "metric": INFO, "metric_params": "{}", "chunk_size": attr_chunk},
                                    sample_ids)
-                atomic_write_csv(rows_frame(rows), self.part_path(model_spec.label, me_label, INFO, b))
+                self._write_part(rows, self.part_path(model_spec.label, me_label, INFO, b))
                 continue
             spec = next(m for m in suite.metrics if m.label == label)
             torch.manual_seed(stable_seed(suite.seed, model_spec.label, me_label, label, b))
@@ -294,7 +295,11 @@ class Run:
             params = {"name": spec.name, **spec.params, **out.settings}
             rows = output_rows(out, {**common, "metric": label, "metric_params": to_json(params),
                                      "chunk_size": chunk}, sample_ids)
-            atomic_write_csv(rows_frame(rows), self.part_path(model_spec.label, me_label, label, b))
+            self._write_part(rows, self.part_path(model_spec.label, me_label, label, b))
+
+    def _write_part(self, rows: list[dict[str, Any]], path: Path) -> None:
+        atomic_write_csv(rows_frame(rows), path)
+        self.written.append(path)
 
     def write_preview(self, model: str, method: str, x: torch.Tensor, attr: torch.Tensor) -> None:
         """Keep a few channel-summed attribution maps (and the inputs) for the heatmap grid."""
@@ -306,6 +311,25 @@ class Run:
         tmp = path.with_suffix(".tmp")
         torch.save({"inputs": x[:k].detach().float().cpu(), "attributions": maps.cpu()}, tmp)
         os.replace(tmp, path)
+        self.written.append(path)
+
+    def gather(self) -> None:
+        """Send every file this rank wrote to rank 0, which writes those it lacks (no shared disk needed)."""
+        if self.world == 1:
+            return
+        payload = [(str(p.relative_to(self.out)), p.read_bytes()) for p in self.written if p.exists()]
+        gathered: list | None = [None] * self.world if self.rank == 0 else None
+        torch.distributed.gather_object(payload, gathered, dst=0)
+        if self.rank != 0:
+            return
+        for files in gathered or []:
+            for rel, blob in files or []:
+                path = self.out / rel
+                if not path.exists():
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    tmp = path.with_name(f".{path.name}.gather.tmp")
+                    tmp.write_bytes(blob)
+                    os.replace(tmp, path)
 
     # ---- finish -------------------------------------------------------------------------------------
     def merge(self) -> pd.DataFrame:
@@ -349,20 +373,30 @@ def run_suite(suite: Suite, out_dir: str | Path | None = None, *, resume: bool =
     Returns the run directory.  With ``resume`` finished units are skipped.
     """
     out = Path(out_dir) if out_dir is not None else Path("results") / suite.name
-    run = Run(suite, out, resume, progress)
+    rank, world, _ = dist_info()
+    run = Run(suite, out, resume, progress and rank == 0)
     started = time.perf_counter()
+    own_group = False
     if run.world > 1 and not torch.distributed.is_initialized():
         backend = "nccl" if run.device.type == "cuda" else "gloo"
         if run.device.type == "cuda":
             torch.cuda.set_device(run.device)
         torch.distributed.init_process_group(backend)
-    torch.manual_seed(suite.seed)
-    np.random.seed(suite.seed % 2**32)
-    run.prepare()
-    run.execute()
-    # per-rank cell times; rank 0 gathers them with the parts
-    write_json(out / "parts" / f"times.rank{run.rank}.json", run.cell_seconds)
-    run._barrier()
+        own_group = True
+    try:
+        torch.manual_seed(suite.seed)
+        np.random.seed(suite.seed % 2**32)
+        run.prepare()
+        run.execute()
+        # per-rank cell times travel to rank 0 with the parts
+        times = out / "parts" / f"times.rank{run.rank}.json"
+        write_json(times, run.cell_seconds)
+        run.written.append(times)
+        run.gather()
+        run._barrier()
+    finally:
+        if own_group and torch.distributed.is_initialized():
+            torch.distributed.destroy_process_group()
     if run.rank != 0:
         return out
     df = run.merge()
