@@ -22,10 +22,12 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--resume", action="store_true", help="skip finished units of an interrupted run in --out")
     r.add_argument("--limit", type=int, metavar="N", help="evaluate at most N samples (a quick look)")
     r.add_argument("--data-root", help="override data.root (folder of ImageNet / CIFAR-10 / CSV data)")
+    r.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override any suite field, e.g. --set models.1.weights=ckpt/xvgg16_model_best.pth.tar")
     r.add_argument("--quiet", action="store_true", help="no progress bar and no summary table")
 
     lst = sub.add_parser("list", help="list methods, metrics, models, datasets or suites")
-    lst.add_argument("kind", nargs="?", choices=LIST_KINDS, help="what to list (default: all)")
+    lst.add_argument("kind", nargs="*", choices=LIST_KINDS, help="what to list (default: all)")
 
     rep = sub.add_parser("report", help="regenerate tables and plots of a run directory from its results.csv")
     rep.add_argument("run_dir")
@@ -36,7 +38,7 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def list_registry(kind: str | None) -> str:
+def list_registry(kind: str | list[str] | None) -> str:
     """Text listing of the named registry (or all), one name and description a line."""
     from . import data, methods, metrics, models
     from .suite import builtin_suites
@@ -44,7 +46,8 @@ def list_registry(kind: str | None) -> str:
     sources = {"methods": methods.describe, "metrics": metrics.describe, "models": models.describe,
                "datasets": data.describe, "suites": builtin_suites}
     out = []
-    for k in ([kind] if kind else LIST_KINDS):
+    kinds = [kind] if isinstance(kind, str) else (kind or list(LIST_KINDS))
+    for k in kinds:
         items = sources[k]()
         out.append(f"{k}:")
         width = max((len(n) for n in items), default=0)
@@ -88,6 +91,9 @@ def main(argv: list[str] | None = None) -> int:
             if args.limit is not None:
                 if args.limit < 1:
                     raise XBenchError(f"--limit: {args.limit} is out of range; expected >= 1")
+            from .suite.loader import parse_set
+
+            overrides.update(parse_set(args.set))
             suite = load_suite(args.suite, overrides)
             if args.limit is not None:
                 suite.data.n_samples = min(suite.data.n_samples, args.limit)

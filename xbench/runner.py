@@ -384,6 +384,7 @@ def run_suite(suite: Suite, out_dir: str | Path | None = None, *, resume: bool =
         torch.distributed.init_process_group(backend)
         own_group = True
     try:
+        preflight(suite)
         torch.manual_seed(suite.seed)
         np.random.seed(suite.seed % 2**32)
         run.prepare()
@@ -409,6 +410,22 @@ def run_suite(suite: Suite, out_dir: str | Path | None = None, *, resume: bool =
         if echo is not None and summary is not None:
             echo(summary)
     return out
+
+
+CHECKPOINT_SUFFIXES = (".pt", ".pth", ".tar", ".ckpt", ".bin")
+
+
+def preflight(suite: Suite) -> None:
+    """Fail fast, before any work, on a missing dataset folder or checkpoint file."""
+    from .errors import DataNotFoundError
+
+    for i, m in enumerate(suite.models):
+        w = m.weights
+        if isinstance(w, str) and ("/" in w or w.endswith(CHECKPOINT_SUFFIXES)) and not Path(w).expanduser().exists():
+            raise DataNotFoundError(f"models[{i}].weights: checkpoint file '{w}' does not exist; give its path in the "
+                                    f"suite or with --set models.{i}.weights=/path/to/checkpoint")
+    spec = suite.data
+    create_data(spec.name, spec.split, root=spec.root, **spec.params)  # raises DataNotFoundError with the fix
 
 
 def _manifest(run: Run, out: Path, wall: float, n_rows: int) -> dict[str, Any]:

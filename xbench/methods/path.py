@@ -153,7 +153,8 @@ def split_ig(model, inputs, target, *, ratio: float = 0.9, n_steps: int = 200,
     tau = F(x') + r (F(x) - F(x')) (in the direction of the change); one gradient pass then
     accumulates Left (steps before k*) and Right (k* and after) together.  ``info``:
     ``alpha_star`` = k*/m in (0, 1], ``left_sum`` / ``right_sum`` (logits; about r and 1 - r of
-    the change) and ``delta`` = left_sum + right_sum - (F(x) - F(x')).
+    the change), ``delta`` = left_sum + right_sum - (F(x) - F(x')), the L2 norms ``left_norm`` /
+    ``right_norm`` and their ratio ``right_left_norm_ratio``.
     """
     base = make_baseline(inputs, baseline, data_info=data_info)
     alphas, weights = quadrature("riemann_right", n_steps, inputs.device, inputs.dtype)
@@ -172,8 +173,11 @@ def split_ig(model, inputs, target, *, ratio: float = 0.9, n_steps: int = 200,
     diff = inputs - base
     left, right = diff * sums[0], diff * sums[1]
     left_sum, right_sum = left.flatten(1).sum(1), right.flatten(1).sum(1)
+    left_norm, right_norm = left.flatten(1).norm(dim=1), right.flatten(1).norm(dim=1)
     info = {"alpha_star": (kstar + 1).to(inputs.dtype) / n_steps, "left_sum": left_sum, "right_sum": right_sum,
-            "delta": left_sum + right_sum - change}
+            "delta": left_sum + right_sum - change, "left_norm": left_norm, "right_norm": right_norm,
+            # paper B's saturation measure: the saturated tail's share of the attribution norm
+            "right_left_norm_ratio": right_norm / left_norm.clamp_min(torch.finfo(inputs.dtype).tiny)}
     attr = {"left": left, "right": right, "full": left + right}[part]
     return attr, info
 

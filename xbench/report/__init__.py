@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..results import atomic_write_text, read_results
-from .plots import curve_plots, heatmap_grids, timing_plot
+from .paper import paper_tables
+from .plots import contrast_plot, curve_plots, distribution_plots, heatmap_grids, saturation_plots, timing_plot
 from .tables import latex_table, markdown_table, summarise, summary_display, text_table
 
 __all__ = ["make_report", "summarise"]
@@ -25,10 +26,23 @@ def make_report(run_dir: str | Path) -> str:
     atomic_write_text(run_dir / "summary.md", f"# Summary: {run_dir.name}\n\nMean ± 95% CI (Student t) over "
                       "samples (per-batch stats: over batches).\n\n" + md + "\n")
     atomic_write_text(run_dir / "tables" / "summary.tex", latex_table(disp) + "\n")
-    made = curve_plots(df, plots) + heatmap_grids(run_dir, plots) + timing_plot(df, plots)
     lines = [f"# {run_dir.name}", "", "Read in this order:", "", "1. [summary.md](summary.md): every model x method x "
              "metric, mean ± 95% CI ([CSV](summary.csv), [LaTeX](tables/summary.tex))"]
-    for i, p in enumerate(made, start=2):
+    i = 1
+    for key, (title, table, note) in paper_tables(df).items():
+        cols = [str(c) for c in table.columns]
+        table = table.copy()
+        table.columns = cols
+        body = f"# {title}\n\n{markdown_table(table)}\n\n{note}\n"
+        atomic_write_text(run_dir / "tables" / f"{key}.md", body)
+        atomic_write_text(run_dir / "tables" / f"{key}.csv", table.to_csv(index=False, float_format="%.6g"))
+        atomic_write_text(run_dir / "tables" / f"{key}.tex", latex_table(table) + "\n")
+        i += 1
+        lines.append(f"{i}. [{title}](tables/{key}.md) ([CSV](tables/{key}.csv), [LaTeX](tables/{key}.tex))")
+    made = (contrast_plot(df, plots) + curve_plots(df, plots) + saturation_plots(df, plots)
+            + distribution_plots(df, plots) + heatmap_grids(run_dir, plots) + timing_plot(df, plots))
+    for p in made:
+        i += 1
         lines.append(f"{i}. [{p.stem}](plots/{p.name})")
         lines.append(f"   ![{p.stem}](plots/{p.name})")
     lines += ["", "Raw rows: [results.csv](results.csv); settings: [manifest.json](manifest.json)."]

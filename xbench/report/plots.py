@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import matplotlib
@@ -14,29 +15,47 @@ import torch  # noqa: E402
 
 from ..results import safe_name  # noqa: E402
 
+XLABELS = {"deletion": ("pixels removed (%)", 100), "insertion": ("pixels inserted (%)", 100),
+           "keep_remove": ("pixels kept / left unmasked (%)", 100), "abpc": ("fraction t of pixels (%)", 100),
+           "contrast": ("contrast factor a", 1), "sensitivity_n": ("subset size n (pixels)", 1)}
+
+
+def _metric_name(params_json: str, label: str) -> str:
+    try:
+        return json.loads(params_json).get("name", label)
+    except (TypeError, ValueError):
+        return label
+
 
 def curve_plots(df: pd.DataFrame, out_dir: Path) -> list[Path]:
-    """One PNG per model: a panel per curve metric, the mean curve per method, AUC in the legend."""
+    """One PNG per model: a panel per curve (metric, stat), the mean curve per method, AUC in the legend."""
     curves = df[df["kind"] == "curve"]
     paths = []
     for model, g in curves.groupby("model", sort=False):
-        metrics = list(dict.fromkeys(g["metric"]))
-        fig, axes = plt.subplots(1, len(metrics), figsize=(5.2 * len(metrics), 4.2), squeeze=False)
-        for ax, metric in zip(axes[0], metrics):
-            gm = g[g["metric"] == metric]
+        panels = list(dict.fromkeys(zip(g["metric"], g["stat"])))
+        cols = min(3, len(panels))
+        rows = -(-len(panels) // cols)
+        fig, axes = plt.subplots(rows, cols, figsize=(5.2 * cols, 4.0 * rows), squeeze=False)
+        for ax, (metric, stat) in zip(axes.flat, panels):
+            gm = g[(g["metric"] == metric) & (g["stat"] == stat)]
+            name = _metric_name(gm["metric_params"].iloc[0], metric)
+            xlabel, scale = XLABELS.get(name, ("x", 1))
             for method, gmm in gm.groupby("method", sort=False):
                 mean = gmm.groupby("point").agg(x=("x", "first"), y=("value", "mean"))
-                auc = df[(df["model"] == model) & (df["method"] == method) & (df["metric"] == metric)
-                         & (df["kind"] == "sample") & (df["stat"] == "auc")]["value"].mean()
+                sel = df[(df["model"] == model) & (df["method"] == method) & (df["metric"] == metric)
+                         & (df["kind"] == "sample")]
+                auc_stat = stat if stat in set(sel["stat"]) else "auc"
+                auc = sel[sel["stat"] == auc_stat]["value"].mean()
                 lab = f"{method} (AUC {auc:.3f})" if np.isfinite(auc) else method
-                ax.plot(mean["x"] * 100, mean["y"], label=lab, lw=1.8)
-            params = gm["metric_params"].iloc[0]
-            ax.set_title(f"{metric}", fontsize=11)
-            ax.set_xlabel("pixels perturbed (%)")
-            ax.set_ylabel(_ylabel(params))
+                ax.plot(mean["x"] * scale, mean["y"], label=lab, lw=1.8, marker="." if len(mean) < 20 else None)
+            ax.set_title(metric if stat in ("curve",) else f"{metric}: {stat}", fontsize=11)
+            ax.set_xlabel(xlabel)
+            ax.set_ylabel(_ylabel(gm["metric_params"].iloc[0], name, stat))
             ax.grid(alpha=0.3)
-            ax.legend(fontsize=8)
-        fig.suptitle(f"{model}: perturbation curves (mean over samples)", fontsize=12)
+            ax.legend(fontsize=7)
+        for ax in list(axes.flat)[len(panels):]:
+            ax.axis("off")
+        fig.suptitle(f"{model}: curves (mean over samples)", fontsize=12)
         fig.tight_layout()
         p = out_dir / f"curves_{safe_name(model)}.png"
         fig.savefig(p, dpi=110)
@@ -45,7 +64,13 @@ def curve_plots(df: pd.DataFrame, out_dir: Path) -> list[Path]:
     return paths
 
 
-def _ylabel(params_json: str) -> str:
+def _ylabel(params_json: str, name: str = "", stat: str = "") -> str:
+    if name == "contrast":
+        return "top-1 accuracy" if stat == "top1" else "same prediction as a = 1"
+    if name == "keep_remove":
+        return "top-1 accuracy" if stat in ("KAM", "RAM") else "target logit"
+    if name == "sensitivity_n":
+        return "Pearson correlation"
     if '"output":"logit"' in params_json:
         return "target logit"
     if '"output":"softmax"' in params_json:
@@ -138,3 +163,96 @@ def timing_plot(df: pd.DataFrame, out_dir: Path) -> list[Path]:
         plt.close(fig)
         paths.append(p)
     return paths
+
+
+SENSITIVITY = ("max_sensitivity", "avg_sensitivity", "infidelity", "ig_distance", "completeness")
+
+
+def distribution_plots(df: pd.DataFrame, out_dir: Path) -> list[Path]:
+    """Per model, a box plot of per-sample values per method for each robustness-type metric."""
+    paths = []
+    sel = df[(df["kind"] == "sample") & (df["metric"] != "_info")]
+    for model, g in sel.groupby("model", sort=False):
+        metrics = [m for m in dict.fromkeys(g["metric"])
+                   if _metric_name(g[g["metric"] == m]["metric_params"].iloc[0], m) in SENSITIVITY]
+        if not metrics:
+            continue
+        fig, axes = plt.subplots(1, len(metrics), figsize=(4.6 * len(metrics), 4.0), squeeze=False)
+        for ax, metric in zip(axes[0], metrics):
+            gm = g[g["metric"] == metric]
+            stat = list(dict.fromkeys(gm["stat"]))[0]
+            gm = gm[gm["stat"] == stat]
+            methods = list(dict.fromkeys(gm["method"]))
+            data = [gm[gm["method"] == me]["value"].replace([np.inf, -np.inf], np.nan).dropna().to_numpy()
+                    for me in methods]
+            ax.boxplot(data, showfliers=True)
+            ax.set_xticks(range(1, len(methods) + 1), methods, rotation=30, ha="right", fontsize=8)
+            ax.set_title(f"{metric}.{stat}", fontsize=10)
+            ax.set_ylabel("per-sample value")
+            if all(len(d) and (d > 0).all() for d in data) and max(d.max() for d in data) / max(
+                    min(d.min() for d in data), 1e-300) > 100:
+                ax.set_yscale("log")
+            ax.grid(alpha=0.3, axis="y")
+        fig.suptitle(f"{model}: per-sample distributions", fontsize=11)
+        fig.tight_layout()
+        p = out_dir / f"distributions_{safe_name(model)}.png"
+        fig.savefig(p, dpi=110)
+        plt.close(fig)
+        paths.append(p)
+    return paths
+
+
+def saturation_plots(df: pd.DataFrame, out_dir: Path) -> list[Path]:
+    """Split IG (paper B): histograms of alpha* and of ||Right|| / ||Left|| per model and method."""
+    info = df[df["metric"] == "_info"]
+    a = info[info["stat"] == "alpha_star"]
+    if a.empty:
+        return []
+    r = info[info["stat"] == "right_left_norm_ratio"]
+    paths = []
+    for model, ga in a.groupby("model", sort=False):
+        fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+        for method, gm in ga.groupby("method", sort=False):
+            axes[0].hist(gm["value"], bins=np.linspace(0, 1, 21), alpha=0.5,
+                         label=f"{method} (mean {gm['value'].mean():.3f})")
+        axes[0].set_xlabel("alpha* (where the path reaches r of the output change)")
+        axes[0].set_ylabel("samples")
+        axes[0].legend(fontsize=7)
+        gr = r[r["model"] == model]
+        for method, gm in gr.groupby("method", sort=False):
+            v = gm["value"].replace([np.inf, -np.inf], np.nan).dropna()
+            if len(v):
+                axes[1].hist(np.log10(v.clip(lower=1e-3)), bins=20, alpha=0.5, label=f"{method} (mean {v.mean():.2f})")
+        axes[1].axvline(np.log10(4), color="k", ls=":", label="ratio 4")
+        axes[1].set_xlabel("log10 ||Right|| / ||Left||")
+        axes[1].legend(fontsize=7)
+        fig.suptitle(f"{model}: IG saturation (paper B)", fontsize=11)
+        fig.tight_layout()
+        p = out_dir / f"saturation_{safe_name(model)}.png"
+        fig.savefig(p, dpi=110)
+        plt.close(fig)
+        paths.append(p)
+    return paths
+
+
+def contrast_plot(df: pd.DataFrame, out_dir: Path) -> list[Path]:
+    """Paper A §4.4: top-1 accuracy vs contrast factor a, one line per model (regular and X together)."""
+    sel = df[(df["kind"] == "curve") & (df["stat"] == "top1")]
+    sel = sel[[_metric_name(p, m) == "contrast" for p, m in zip(sel["metric_params"], sel["metric"])]]
+    if sel.empty:
+        return []
+    fig, ax = plt.subplots(figsize=(5.5, 4))
+    for model, g in sel.groupby("model", sort=False):
+        mean = g.groupby("x")["value"].mean() * 100
+        ax.plot(mean.index, mean.values, marker="o", label=model)
+    ax.set_xlabel("contrast factor a (input scaled in normalised space)")
+    ax.set_ylabel("top-1 accuracy (%)")
+    ax.invert_xaxis()
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    ax.set_title("Accuracy vs contrast (paper A §4.4)")
+    fig.tight_layout()
+    p = out_dir / "contrast.png"
+    fig.savefig(p, dpi=110)
+    plt.close(fig)
+    return [p]

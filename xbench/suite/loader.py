@@ -48,17 +48,47 @@ def read_suite_yaml(spec: str) -> tuple[Any, str]:
     return raw, source
 
 
+def apply_override(raw: Any, key: str, value: Any) -> None:
+    """Set a dotted key in a raw suite: ``data.root``, ``models.1.weights`` (list index), ``seed``."""
+    if not isinstance(raw, dict):
+        return
+    node: Any = raw
+    parts = key.split(".")
+    for i, part in enumerate(parts[:-1]):
+        if isinstance(node, list):
+            if not part.isdigit() or int(part) >= len(node):
+                raise SuiteError(f"--set {key}: '{part}' is not an index of {'.'.join(parts[:i]) or 'the suite'} "
+                                 f"(0..{len(node) - 1})")
+            if isinstance(node[int(part)], str):  # models: [digits_cnn] -> {name: digits_cnn}
+                node[int(part)] = {"name": node[int(part)]}
+            node = node[int(part)]
+        else:
+            if isinstance(node.get(part), str) and part == "data":  # data: digits -> {name: digits}
+                node[part] = {"name": node[part]}
+            node = node.setdefault(part, {})
+    last = parts[-1]
+    if isinstance(node, list):
+        if not last.isdigit() or int(last) >= len(node):
+            raise SuiteError(f"--set {key}: '{last}' is not an index (0..{len(node) - 1})")
+        node[int(last)] = value
+    else:
+        node[last] = value
+
+
+def parse_set(items: list[str]) -> dict[str, Any]:
+    """``["models.0.weights=/p.pth", "seed=3"]`` -> dotted keys with YAML-parsed values."""
+    out = {}
+    for item in items:
+        if "=" not in item:
+            raise SuiteError(f"--set {item}: expected KEY=VALUE, e.g. --set models.0.weights=/path/to/model.pth")
+        key, value = item.split("=", 1)
+        out[key.strip()] = yaml.safe_load(value) if value.strip() else None
+    return out
+
+
 def load_suite(spec: str, overrides: dict[str, Any] | None = None) -> Suite:
     """Read and validate a suite; ``overrides`` are dotted keys applied first (e.g. ``{"data.root": ...}``)."""
     raw, source = read_suite_yaml(spec)
     for key, value in (overrides or {}).items():
-        if not isinstance(raw, dict):
-            break
-        node = raw
-        parts = key.split(".")
-        for part in parts[:-1]:
-            node = node.setdefault(part, {})
-            if isinstance(node, str):  # data: digits  ->  {name: digits}
-                node = {"name": node}
-        node[parts[-1]] = value
+        apply_override(raw, key, value)
     return parse_suite(raw, source)

@@ -186,8 +186,9 @@ def parse_suite(raw: Any, source: str = "<suite>") -> Suite:
     if not isinstance(raw, dict):
         raise SuiteError(f"{source}: a suite is a mapping with keys {', '.join(TOP_KEYS)}; got {type(raw).__name__}")
     _check_keys(raw, TOP_KEYS, "", p)
+    model_only = _all_model_only(raw.get("metrics"))
     for key in ("name", "data", "models", "methods", "metrics"):
-        if key not in raw:
+        if key not in raw and not (key == "methods" and model_only):
             p.add(f"{key}: required but missing")
     name = _typed(raw, "name", (str,), "", p, "suite")
     if isinstance(name, str) and not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
@@ -267,7 +268,9 @@ def parse_suite(raw: Any, source: str = "<suite>") -> Suite:
     methods: list[MethodSpec] = []
     given_params: list[dict] = []
     rme = raw.get("methods")
-    if rme is not None and (not isinstance(rme, list) or not rme):
+    if model_only and rme in (None, []):
+        rme = []  # a suite of model evaluations only (accuracy, contrast) needs no method
+    elif rme is not None and (not isinstance(rme, list) or not rme):
         p.add("methods: expected a non-empty list of method names or mappings")
         rme = []
     for i, obj in enumerate(rme or []):
@@ -318,6 +321,19 @@ def parse_suite(raw: Any, source: str = "<suite>") -> Suite:
     if p.lines:
         raise SuiteError(p.lines)
     return suite
+
+
+def _all_model_only(metrics: Any) -> bool:
+    """True when every metric listed evaluates the model itself (needs no attributions)."""
+    from ..metrics import METRICS
+
+    if not isinstance(metrics, list) or not metrics:
+        return False
+    for m in metrics:
+        name = m if isinstance(m, str) else m.get("name") if isinstance(m, dict) else None
+        if not isinstance(name, str) or name not in METRICS or METRICS.get(name).meta.get("needs_attributions", True):
+            return False
+    return True
 
 
 def _check_pairs(suite: Suite, p: _Problems) -> None:
