@@ -32,6 +32,13 @@ def _parser() -> argparse.ArgumentParser:
     rep = sub.add_parser("report", help="regenerate tables and plots of a run directory from its results.csv")
     rep.add_argument("run_dir")
 
+    tp = sub.add_parser("train-prior", help="train with attribution priors (paper A §4.3) and report ROC-AUC and cost")
+    tp.add_argument("suite", help="a prior suite YAML path or built-in name (xbench list suites)")
+    tp.add_argument("--out", help="run directory (default: results/<suite name>)")
+    tp.add_argument("--resume", action="store_true", help="keep finished repetitions of an interrupted run")
+    tp.add_argument("--workers", type=int, help="parallel processes for the repetitions (default: min(2, cores))")
+    tp.add_argument("--quiet", action="store_true", help="no progress bar")
+
     rb = sub.add_parser("report-bench", help="table and log-scale plot from pytest-benchmark's JSON")
     rb.add_argument("json", help="the file written by pytest --benchmark-only --benchmark-json=FILE")
     rb.add_argument("--out", help="folder for the table and plot (default: beside the JSON)")
@@ -43,8 +50,15 @@ def list_registry(kind: str | list[str] | None) -> str:
     from . import data, methods, metrics, models
     from .suite import builtin_suites
 
+    def suites() -> dict[str, str]:
+        from .priors import list_prior_suites
+
+        out = dict(builtin_suites())
+        out.update({n: f"(xbench train-prior) {d}" for n, d in list_prior_suites().items()})
+        return out
+
     sources = {"methods": methods.describe, "metrics": metrics.describe, "models": models.describe,
-               "datasets": data.describe, "suites": builtin_suites}
+               "datasets": data.describe, "suites": suites}
     out = []
     kinds = [kind] if isinstance(kind, str) else (kind or list(LIST_KINDS))
     for k in kinds:
@@ -68,6 +82,14 @@ def main(argv: list[str] | None = None) -> int:
             if not results_path(args.run_dir).exists():
                 raise XBenchError(f"report: '{args.run_dir}' has no results.csv; give a run directory of xbench run")
             print(make_report(args.run_dir))
+            return 0
+        if args.command == "train-prior":
+            from .priors import run_priors
+
+            if args.workers is not None and args.workers < 1:
+                raise XBenchError(f"--workers: {args.workers} is out of range; expected >= 1")
+            out = run_priors(args.suite, args.out, resume=args.resume, progress=not args.quiet, workers=args.workers)
+            print(f"results: {out}  report: {out}/index.md")
             return 0
         if args.command == "report-bench":
             from .report.bench import report_bench

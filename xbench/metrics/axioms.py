@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import math
+import weakref
 
 import torch
 
@@ -182,14 +183,31 @@ def _sensitivity_n_cell(ctx: CellContext, **params) -> MetricOutput:
 
 # --- IG distance (paper A §4.1) --------------------------------------------------------------------
 
+_IG_REF: dict = {}  # the last reference IG: every method of a batch is compared with the same one
+
+
+def reference_ig(model, inputs, target, n_steps: int, max_batch: int) -> torch.Tensor:
+    """IG with ``n_steps`` Gauss-Legendre points and the zero baseline, reused while the model, the
+    batch tensor (same storage, unmodified) and the target are the same: the runner feeds one
+    batch to every method, so the 128-step reference is computed once per batch, not per method."""
+    key = (inputs.data_ptr(), inputs._version, tuple(inputs.shape), inputs.device, target.data_ptr(),
+           target._version, n_steps)
+    cached_model = _IG_REF["model"]() if "model" in _IG_REF else None  # a weak reference: never keeps a model alive
+    if _IG_REF.get("key") != key or cached_model is not model:
+        _IG_REF.clear()
+        ref = attribute(model, inputs, target, "integrated_gradients", n_steps=n_steps, method="gausslegendre",
+                        baseline="zero", max_batch=max_batch)
+        _IG_REF.update(key=key, ref=ref, model=weakref.ref(model))
+    return _IG_REF["ref"]
+
+
 def ig_distance(model, inputs, target, attributions, *, n_steps: int = 128, eps: float = 1e-7,
                 max_batch: int = DEFAULT_MAX_BATCH) -> torch.Tensor:
     """mean|A - IG_ref| / (mean|IG_ref| + eps) per sample [N] (unitless; means over all input elements).
 
     IG_ref: Integrated Gradients, ``n_steps`` Gauss-Legendre points, zero baseline (paper A §4.1).
     """
-    ref = attribute(model, inputs, target, "integrated_gradients", n_steps=n_steps, method="gausslegendre",
-                    baseline="zero", max_batch=max_batch)
+    ref = reference_ig(model, inputs, target, n_steps, max_batch)
     return (attributions - ref).abs().flatten(1).mean(1) / (ref.abs().flatten(1).mean(1) + eps)
 
 
