@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
 import yaml
 
 from xbench.cli import main
@@ -63,3 +64,23 @@ def test_module_entry_point_runs_with_limit(tmp_path, tiny_suite):
 
     df = pd.read_csv(out / "results.csv")
     assert sorted(df[df["kind"] == "sample"]["sample"].unique()) == [0, 1, 2]
+
+
+@pytest.mark.slow
+def test_train_then_use_the_checkpoint_in_a_suite(tmp_path, capsys):
+    ckpt = tmp_path / "syn_x.pt"
+    assert main(["train", "synthetic_cnn", "--data", "synthetic", "--x", "--epochs", "1", "--out", str(ckpt),
+                 "--quiet"]) == 0
+    assert ckpt.is_file() and "checkpoint:" in capsys.readouterr().out
+    suite = {"name": "ck", "device": "cpu", "data": {"name": "synthetic", "n_samples": 4, "batch_size": 4},
+             "models": [{"name": "synthetic_cnn", "weights": str(ckpt)}],
+             "methods": ["x_gradient"], "metrics": ["completeness", "localisation"]}
+    f = tmp_path / "ck.yaml"
+    f.write_text(yaml.safe_dump(suite))
+    assert main(["run", str(f), "--out", str(tmp_path / "run"), "--quiet"]) == 0  # x comes from the checkpoint
+    import pandas as pd
+
+    df = pd.read_csv(tmp_path / "run" / "results.csv")
+    gap = df[(df.metric == "completeness") & (df.stat == "relative_gap")]["value"]
+    assert len(gap) == 4 and gap.max() < 1e-4  # X-Gradient is complete on the trained X-model
+    assert main(["train", "synthetic_cnn", "--data", "synthetic", "--epochs", "0"]) == 2

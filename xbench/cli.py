@@ -32,6 +32,21 @@ def _parser() -> argparse.ArgumentParser:
     rep = sub.add_parser("report", help="regenerate tables and plots of a run directory from its results.csv")
     rep.add_argument("run_dir")
 
+    tr = sub.add_parser("train", help="train a model (regular or X-) and save a checkpoint usable in suites")
+    tr.add_argument("model", help="a model name (xbench list models)")
+    tr.add_argument("--data", required=True, help="a dataset name (xbench list datasets)")
+    tr.add_argument("--x", action="store_true", help="train the bias-free X-variant")
+    tr.add_argument("--epochs", type=int, help="epochs (default: the dataset's recipe)")
+    tr.add_argument("--out", help="checkpoint file (default: ./<model>[-x]-<data>.pt)")
+    tr.add_argument("--root", help="dataset folder (ImageNet, CIFAR-10, NHANES)")
+    tr.add_argument("--data-param", action="append", default=[], metavar="KEY=VALUE", help="extra dataset parameter")
+    tr.add_argument("--model-param", action="append", default=[], metavar="KEY=VALUE", help="extra model parameter")
+    tr.add_argument("--lr", type=float, help="learning rate (default: the recipe's)")
+    tr.add_argument("--batch-size", type=int, help="batch size (default: the recipe's)")
+    tr.add_argument("--seed", type=int, default=0)
+    tr.add_argument("--device", default="auto")
+    tr.add_argument("--quiet", action="store_true", help="no progress bar or per-epoch log")
+
     tp = sub.add_parser("train-prior", help="train with attribution priors (paper A §4.3) and report ROC-AUC and cost")
     tp.add_argument("suite", help="a prior suite YAML path or built-in name (xbench list suites)")
     tp.add_argument("--out", help="run directory (default: results/<suite name>)")
@@ -82,6 +97,23 @@ def main(argv: list[str] | None = None) -> int:
             if not results_path(args.run_dir).exists():
                 raise XBenchError(f"report: '{args.run_dir}' has no results.csv; give a run directory of xbench run")
             print(make_report(args.run_dir))
+            return 0
+        if args.command == "train":
+            import logging
+
+            from .models.train import train_model
+            from .suite.loader import parse_set
+
+            if not args.quiet:
+                logging.basicConfig(level=logging.INFO, format="%(message)s")
+            for flag, value in (("--epochs", args.epochs), ("--batch-size", args.batch_size)):
+                if value is not None and value < 1:
+                    raise XBenchError(f"{flag}: {value} is out of range; expected >= 1")
+            path = train_model(args.model, args.data, x=args.x, epochs=args.epochs, out=args.out, root=args.root,
+                               data_params=parse_set(args.data_param), model_params=parse_set(args.model_param),
+                               lr=args.lr, batch_size=args.batch_size, seed=args.seed, device=args.device,
+                               progress=not args.quiet)
+            print(f"checkpoint: {path}  (use it in a suite as weights: {path})")
             return 0
         if args.command == "train-prior":
             from .priors import run_priors

@@ -31,6 +31,7 @@ from .methods import METHODS, attribute
 from .methods.baselines import make_baseline
 from .metrics import METRICS, CellContext
 from .models import create as create_model
+from .models import is_homogeneous
 from .results import atomic_write_csv, output_rows, read_results, rows_frame, safe_name, to_json, write_json
 from .suite import ModelSpec, Suite
 
@@ -101,6 +102,7 @@ class Run:
         self.device = resolve_device(suite.device, self.local_rank)
         self.dtype = getattr(torch, suite.dtype)
         self.cell_seconds: dict[str, float] = {}
+        self.homogeneous: dict[str, bool] = {}
         self.written: list[Path] = []  # files this rank wrote in this invocation (gathered by rank 0)
 
     # ---- layout -------------------------------------------------------------------------------------
@@ -204,6 +206,7 @@ class Run:
                                  **model_spec.params).to(self.device, self.dtype).eval()
             for p in model.parameters():
                 p.requires_grad_(False)  # attributions need input gradients only
+            self.homogeneous[model_spec.label] = is_homogeneous(model)
             if refs is None and any(me != MODEL_ONLY for (_, me) in todo):
                 refs = self.references(ds.info)
             for b, batch in enumerate(loader):
@@ -268,7 +271,8 @@ class Run:
                   "device": str(self.device), "dtype": suite.dtype, "batch_size": suite.data.batch_size,
                   "batch": b, "seed": suite.seed,
                   "model_params": to_json({"name": model_spec.name, "x": model_spec.x, "weights": model_spec.weights,
-                                           "num_classes": model_spec.num_classes, **model_spec.params}),
+                                           "num_classes": model_spec.num_classes, **model_spec.params,
+                                           "homogeneous": self.homogeneous.get(model_spec.label)}),
                   "method_params": to_json({"name": method.name, **method.params} if method else {})}
         for label in metrics:
             if label == "_preview":

@@ -54,7 +54,8 @@ def accuracy_table(df: pd.DataFrame):
     for m in models:
         g = acc[acc["model"] == m]
         params = json.loads(g["model_params"].iloc[0])
-        row = {"model": m, "variant": "X (bias-free)" if params.get("x") else "regular", "n": g["sample"].nunique()}
+        homogeneous = params.get("homogeneous", params.get("x"))
+        row = {"model": m, "variant": "X (bias-free)" if homogeneous else "regular", "n": g["sample"].nunique()}
         for st in stats:
             row[f"{st} (%)"] = 100 * g[g["stat"] == st]["value"].mean()
         rows.append(row)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 from ..errors import ParamError, SuiteError, UnknownNameError
@@ -44,7 +45,7 @@ class DataSpec:
 class ModelSpec:
     name: str
     label: str
-    x: bool = False
+    x: bool | None = None  # None: the factory's default (a checkpoint's own setting, xalexnet's bias-free build)
     weights: Any = "default"
     num_classes: int | None = None
     params: dict[str, Any] = field(default_factory=dict)
@@ -250,12 +251,12 @@ def parse_suite(raw: Any, source: str = "<suite>") -> Suite:
             continue
         extra = tuple(k for k in entry.params if k not in MODEL_KEYS)
         _check_keys(rest, MODEL_KEYS, where, p, extra=extra)
-        x = _typed(rest, "x", (bool,), where, p, False)
+        x = _typed(rest, "x", (bool, type(None)), where, p, None)
         label = _typed(rest, "label", (str,), where, p, mname + ("_x" if x else ""))
         weights = rest.get("weights", "default")
         num_classes = _typed(rest, "num_classes", (int, type(None)), where, p, None, low=None)
         params = {k: v for k, v in rest.items() if k in extra}
-        call = dict(params, x=x)
+        call = dict(params) if x is None else dict(params, x=x)
         if weights != "default":
             call["weights"] = weights
         if num_classes is not None:
@@ -356,7 +357,9 @@ def _check_pairs(suite: Suite, p: _Problems) -> None:
             if me.models is not None and m.label not in me.models:
                 continue
             if m.label not in structure:
-                arch = create(m.name, x=m.x, weights=None, num_classes=m.num_classes, **m.params)
+                # the architecture alone, unless a checkpoint file decides it (its own x and config)
+                ckpt = m.weights if isinstance(m.weights, str) and Path(m.weights).expanduser().is_file() else None
+                arch = create(m.name, x=m.x, weights=ckpt, num_classes=m.num_classes, **m.params)
                 structure[m.label] = non_homogeneous_layers(arch)
             bad = structure[m.label]
             if not bad:
