@@ -84,3 +84,8 @@ def test_train_then_use_the_checkpoint_in_a_suite(tmp_path, capsys):
     gap = df[(df.metric == "completeness") & (df.stat == "relative_gap")]["value"]
     assert len(gap) == 4 and gap.max() < 1e-4  # X-Gradient is complete on the trained X-model
     assert main(["train", "synthetic_cnn", "--data", "synthetic", "--epochs", "0"]) == 2
+
+
+def test_list_unknown_kind(capsys):
+    assert main(["list", "method"]) == 2
+    assert "did you mean 'methods'" in capsys.readouterr().err

@@ -27,7 +27,7 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--quiet", action="store_true", help="no progress bar and no summary table")
 
     lst = sub.add_parser("list", help="list methods, metrics, models, datasets or suites")
-    lst.add_argument("kind", nargs="*", choices=LIST_KINDS, help="what to list (default: all)")
+    lst.add_argument("kind", nargs="*", help=f"what to list: {', '.join(LIST_KINDS)} (default: all)")
 
     rep = sub.add_parser("report", help="regenerate tables and plots of a run directory from its results.csv")
     rep.add_argument("run_dir")
@@ -88,6 +88,12 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command == "list":
+            from .registry import suggest
+
+            for k in args.kind:
+                if k not in LIST_KINDS:
+                    raise XBenchError(f"list: '{k}' is not a kind; allowed: {', '.join(LIST_KINDS)}"
+                                      f"{suggest(k, list(LIST_KINDS))}")
             print(list_registry(args.kind))
             return 0
         if args.command == "report":

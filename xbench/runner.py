@@ -266,7 +266,7 @@ class Run:
                           method=method.name if method else MODEL_ONLY,
                           method_params=dict(method.params) if method else {}, attribute=recompute,
                           baseline=baseline, labels=y, masks=masks, method_info=info, data_info=data_info,
-                          references=refs, seed=suite.seed)
+                          references=refs, seed=suite.seed, batch=b)
         common = {"suite": suite.name, "model": model_spec.label, "method": me_label, "target": suite.data.target,
                   "device": str(self.device), "dtype": suite.dtype, "batch_size": suite.data.batch_size,
                   "batch": b, "seed": suite.seed,

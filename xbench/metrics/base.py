@@ -53,6 +53,7 @@ class CellContext:
     data_info: dict[str, Any] = field(default_factory=dict)
     references: torch.Tensor | None = None
     seed: int = 0
+    batch: int = 0  # index of this batch in the run (metrics that sample a few batches use it)
 
 
 @dataclass
