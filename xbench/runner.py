@@ -32,7 +32,7 @@ from .methods.baselines import make_baseline
 from .metrics import METRICS, CellContext
 from .models import create as create_model
 from .models import is_homogeneous
-from .results import atomic_write_csv, output_rows, read_results, rows_frame, safe_name, to_json, write_json
+from .results import atomic_write_csv, output_rows, rows_frame, safe_name, to_json, write_json
 from .suite import ModelSpec, Suite
 
 MODEL_ONLY = "-"  # the method label of metrics that evaluate the model itself (accuracy, contrast)
@@ -153,6 +153,7 @@ class Run:
             torch.distributed.barrier()
 
     def load_data(self):
+        """The dataset and the dataset indices of the evaluated samples, in evaluation order."""
         spec = self.suite.data
         ds = create_data(spec.name, spec.split, root=spec.root, **spec.params)
         n = min(spec.n_samples, len(ds))
@@ -161,11 +162,20 @@ class Run:
             idx = torch.randperm(len(ds), generator=gen)[:n].sort().values.tolist()
         else:
             idx = list(range(n))
-        loader = DataLoader(Subset(ds.dataset, idx), batch_size=spec.batch_size, shuffle=False,
-                            num_workers=spec.num_workers)
-        return ds, idx, loader
+        return ds, idx
 
-    def references(self, ds_info: dict) -> torch.Tensor | None:
+    def batches(self, ds, idx: list[int], wanted: list[int]):
+        """Yield ``(b, batch)`` for the batch numbers in ``wanted`` only: a rank or a resumed run
+        never decodes images it has nothing to do for."""
+        bs = self.suite.data.batch_size
+        wanted = sorted(wanted)
+        # every batch but the last is full, so the wanted batches' samples re-batch exactly
+        flat = [i for b in wanted for i in idx[b * bs:(b + 1) * bs]]
+        loader = DataLoader(Subset(ds.dataset, flat), batch_size=bs, shuffle=False,
+                            num_workers=self.suite.data.num_workers)
+        yield from zip(wanted, loader)
+
+    def references(self) -> torch.Tensor | None:
         """Reference inputs for methods that take them (expected_gradients), loaded once."""
         if not any("references" in _params(METHODS.get(me.name).fn) for me in self.suite.methods):
             return None
@@ -180,8 +190,8 @@ class Run:
     def execute(self) -> None:
         from tqdm.auto import tqdm
 
-        ds, idx, loader = self.load_data()
-        n_batches = len(loader)
+        ds, idx = self.load_data()
+        n_batches = -(-len(idx) // self.suite.data.batch_size)
         my_batches = [b for b in range(n_batches) if b % self.world == self.rank]
         refs = None
         work = []
@@ -208,10 +218,8 @@ class Run:
                 p.requires_grad_(False)  # attributions need input gradients only
             self.homogeneous[model_spec.label] = is_homogeneous(model)
             if refs is None and any(me != MODEL_ONLY for (_, me) in todo):
-                refs = self.references(ds.info)
-            for b, batch in enumerate(loader):
-                if not any(bb == b for (bb, _) in todo):
-                    continue
+                refs = self.references()
+            for b, batch in self.batches(ds, idx, sorted({bb for (bb, _) in todo})):
                 x = batch[0].to(self.device, self.dtype)
                 y = batch[1].to(self.device)
                 masks = batch[2].to(self.device) if len(batch) > 2 else None
@@ -249,9 +257,8 @@ class Run:
             if events:
                 attr_chunk = min(e.chunk_size for e in events)
             info.pop("params", None)
-            base_spec = method.params.get("baseline", "zero")
-            baseline = make_baseline(x, base_spec if not isinstance(base_spec, dict) else "zero",
-                                     data_info=data_info)
+            # the baseline completeness is measured against; methods without one use zero (X-Gradient's)
+            baseline = make_baseline(x, method.params.get("baseline", "zero"), data_info=data_info)
 
             def recompute(inp: torch.Tensor, tgt: torch.Tensor) -> torch.Tensor:
                 return attribute(model, inp, tgt, method.name, **method.params,
@@ -454,7 +461,3 @@ def _manifest(run: Run, out: Path, wall: float, n_rows: int) -> dict[str, Any]:
         "skipped_pairs": run.suite.skipped, "rows": n_rows,
     }
 
-
-def load_run_results(run_dir: str | Path) -> pd.DataFrame:
-    """The tidy results of a finished run (``results.csv``)."""
-    return read_results(run_dir)
