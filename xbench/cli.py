@@ -100,8 +100,16 @@ def main(argv: list[str] | None = None) -> int:
             from .report import make_report
             from .results import results_path
 
-            if not results_path(args.run_dir).exists():
+            path = results_path(args.run_dir)
+            if not path.exists():
                 raise XBenchError(f"report: '{args.run_dir}' has no results.csv; give a run directory of xbench run")
+            import pandas as pd
+
+            if "kind" not in pd.read_csv(path, nrows=0).columns:  # a train-prior run has its own schema
+                from .priors.report import make_prior_report
+
+                print(make_prior_report(args.run_dir))
+                return 0
             print(make_report(args.run_dir))
             return 0
         if args.command == "train":

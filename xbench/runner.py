@@ -320,7 +320,8 @@ class Run:
         maps = attr[:k].detach().float()
         maps = maps.sum(1) if maps.dim() == 4 else maps
         tmp = path.with_suffix(".tmp")
-        torch.save({"inputs": x[:k].detach().float().cpu(), "attributions": maps.cpu()}, tmp)
+        # clone: saving a view would write the whole batch's storage
+        torch.save({"inputs": x[:k].detach().float().cpu().clone(), "attributions": maps.cpu().clone()}, tmp)
         os.replace(tmp, path)
         self.written.append(path)
 

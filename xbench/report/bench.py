@@ -55,7 +55,7 @@ def report_bench(path: str | Path, out_dir: str | Path | None = None) -> tuple[P
     if "limit_seconds" in shown:
         shown["limit_ms"] = shown["limit_seconds"] * 1e3
     cols = [c for c in ["group", "name", "median_ms", "limit_ms", "ratio_to_limit", "rounds"] if c in shown]
-    cols += [c for c in shown.columns if c.startswith("ratio") and c not in cols]
+    cols += [c for c in shown.columns if c.startswith(("ratio", "speedup")) and c not in cols]
     md = f"# Benchmarks: {path.name}\n\nMachine: {', '.join(sorted(set(map(str, df['machine']))))}\n\n"
     md += markdown_table(shown, cols) + "\n"
     md_path = out / f"{stem}.md"

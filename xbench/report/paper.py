@@ -143,9 +143,9 @@ def split_ig_table(df: pd.DataFrame):
         row["mean alpha*"] = fmt(a.mean()) if len(a) else ""
         row["mean ‖Right‖/‖Left‖"] = fmt(r.mean()) if len(r) else ""
         row["share ratio > 4"] = fmt(float((r > 4).mean())) if len(r) else ""
-        if kind in paper_rows:
-            row["paper: faithfulness"] = paper_rows[kind]["faithfulness"]
-            row["paper: sensitivity"] = paper_rows[kind]["sensitivity"]
+        paper = paper_rows.get(kind, {})
+        row["paper: faithfulness"] = paper.get("faithfulness", "")
+        row["paper: sensitivity"] = paper.get("sensitivity", "")
         rows.append(row)
     sat = fig["saturation"]
     note = (f"Columns 'paper: ...' are the paper's figures ({fig['paper']}; "
