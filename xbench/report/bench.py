@@ -17,6 +17,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from ..results import atomic_write_text  # noqa: E402
+from .plots import save  # noqa: E402
 from .tables import markdown_table  # noqa: E402
 
 
@@ -74,8 +75,4 @@ def report_bench(path: str | Path, out_dir: str | Path | None = None) -> tuple[P
     ax.set_xticklabels(df["name"].str.replace("test_", "", regex=False), rotation=60, ha="right", fontsize=7)
     ax.legend(fontsize=8)
     ax.set_title(f"{path.name}: time per call vs the limit")
-    fig.tight_layout()
-    png = out / f"{stem}.png"
-    fig.savefig(png, dpi=110)
-    plt.close(fig)
-    return md_path, png
+    return md_path, save(fig, out / f"{stem}.png")

@@ -15,6 +15,15 @@ import torch  # noqa: E402
 
 from ..results import safe_name  # noqa: E402
 
+
+def save(fig, path: Path) -> Path:
+    """Lay out, write as PNG (110 dpi) and close ``fig``; returns ``path``."""
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
 XLABELS = {"deletion": ("pixels removed (%)", 100), "insertion": ("pixels inserted (%)", 100),
            "keep_remove": ("pixels kept / left unmasked (%)", 100), "abpc": ("fraction t of pixels (%)", 100),
            "contrast": ("contrast factor a", 1), "sensitivity_n": ("subset size n (pixels)", 1)}
@@ -56,10 +65,7 @@ def curve_plots(df: pd.DataFrame, out_dir: Path) -> list[Path]:
         for ax in list(axes.flat)[len(panels):]:
             ax.axis("off")
         fig.suptitle(f"{model}: curves (mean over samples)", fontsize=12)
-        fig.tight_layout()
-        p = out_dir / f"curves_{safe_name(model)}.png"
-        fig.savefig(p, dpi=110)
-        plt.close(fig)
+        p = save(fig, out_dir / f"curves_{safe_name(model)}.png")
         paths.append(p)
     return paths
 
@@ -115,10 +121,7 @@ def heatmap_grids(run_dir: Path, out_dir: Path) -> list[Path]:
             ax.set_yticks([])
         fig.suptitle(f"{model_dir.name}: attributions (red +, blue -; one colour scale per row: ±99th pct of |A|)",
                      fontsize=10)
-        fig.tight_layout()
-        p = out_dir / f"heatmaps_{model_dir.name}.png"
-        fig.savefig(p, dpi=110)
-        plt.close(fig)
+        p = save(fig, out_dir / f"heatmaps_{model_dir.name}.png")
         paths.append(p)
     return paths
 
@@ -157,10 +160,7 @@ def timing_plot(df: pd.DataFrame, out_dir: Path) -> list[Path]:
         ax.set_title(f"{model}: attribution time ({g['device'].iloc[0]})")
         ax.legend(fontsize=8)
         plt.setp(ax.get_xticklabels(), rotation=30, ha="right")
-        fig.tight_layout()
-        p = out_dir / f"timing_{safe_name(model)}.png"
-        fig.savefig(p, dpi=110)
-        plt.close(fig)
+        p = save(fig, out_dir / f"timing_{safe_name(model)}.png")
         paths.append(p)
     return paths
 
@@ -194,10 +194,7 @@ def distribution_plots(df: pd.DataFrame, out_dir: Path) -> list[Path]:
                 ax.set_yscale("log")
             ax.grid(alpha=0.3, axis="y")
         fig.suptitle(f"{model}: per-sample distributions", fontsize=11)
-        fig.tight_layout()
-        p = out_dir / f"distributions_{safe_name(model)}.png"
-        fig.savefig(p, dpi=110)
-        plt.close(fig)
+        p = save(fig, out_dir / f"distributions_{safe_name(model)}.png")
         paths.append(p)
     return paths
 
@@ -227,10 +224,7 @@ def saturation_plots(df: pd.DataFrame, out_dir: Path) -> list[Path]:
         axes[1].set_xlabel("log10 ||Right|| / ||Left||")
         axes[1].legend(fontsize=7)
         fig.suptitle(f"{model}: IG saturation (paper B)", fontsize=11)
-        fig.tight_layout()
-        p = out_dir / f"saturation_{safe_name(model)}.png"
-        fig.savefig(p, dpi=110)
-        plt.close(fig)
+        p = save(fig, out_dir / f"saturation_{safe_name(model)}.png")
         paths.append(p)
     return paths
 
@@ -251,8 +245,5 @@ def contrast_plot(df: pd.DataFrame, out_dir: Path) -> list[Path]:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     ax.set_title("Accuracy vs contrast (paper A §4.4)")
-    fig.tight_layout()
-    p = out_dir / "contrast.png"
-    fig.savefig(p, dpi=110)
-    plt.close(fig)
+    p = save(fig, out_dir / "contrast.png")
     return [p]

@@ -149,6 +149,25 @@ def _lookup(registry: Registry, name: str, where: str, p: _Problems):
         return None
 
 
+def _registered(raw: dict, key: str, registry: Registry, p: _Problems, allow_empty: bool = False):
+    """Yield ``(field path, name, other keys, registry entry)`` for every valid item of the list ``raw[key]``.
+
+    ``allow_empty``: a missing or empty list is fine (methods of a suite of model evaluations only).
+    """
+    items = raw.get(key)
+    if allow_empty and items in (None, []):
+        return
+    if items is not None and (not isinstance(items, list) or not items):
+        p.add(f"{key}: expected a non-empty list of {registry.kind} names or mappings")
+        return
+    for i, obj in enumerate(items or []):
+        where = f"{key}[{i}]"
+        name, rest = _entry(obj, where, p)
+        entry = _lookup(registry, name, where, p) if name else None
+        if entry is not None:
+            yield where, name, rest, entry
+
+
 def _resolve(entry, params: dict, where: str, p: _Problems) -> dict:
     try:
         return entry.resolve(params, where=where)
@@ -237,18 +256,7 @@ def parse_suite(raw: Any, source: str = "<suite>") -> Suite:
 
     # models
     models: list[ModelSpec] = []
-    rm = raw.get("models")
-    if rm is not None and (not isinstance(rm, list) or not rm):
-        p.add("models: expected a non-empty list of model names or mappings")
-        rm = []
-    for i, obj in enumerate(rm or []):
-        where = f"models[{i}]"
-        mname, rest = _entry(obj, where, p)
-        if not mname:
-            continue
-        entry = _lookup(MODELS, mname, where, p)
-        if entry is None:
-            continue
+    for where, mname, rest, entry in _registered(raw, "models", MODELS, p):
         extra = tuple(k for k in entry.params if k not in MODEL_KEYS)
         _check_keys(rest, MODEL_KEYS, where, p, extra=extra)
         x = _typed(rest, "x", (bool, type(None)), where, p, None)
@@ -268,20 +276,7 @@ def parse_suite(raw: Any, source: str = "<suite>") -> Suite:
     # methods
     methods: list[MethodSpec] = []
     given_params: list[dict] = []
-    rme = raw.get("methods")
-    if model_only and rme in (None, []):
-        rme = []  # a suite of model evaluations only (accuracy, contrast) needs no method
-    elif rme is not None and (not isinstance(rme, list) or not rme):
-        p.add("methods: expected a non-empty list of method names or mappings")
-        rme = []
-    for i, obj in enumerate(rme or []):
-        where = f"methods[{i}]"
-        mname, rest = _entry(obj, where, p)
-        if not mname:
-            continue
-        entry = _lookup(METHODS, mname, where, p)
-        if entry is None:
-            continue
+    for where, mname, rest, entry in _registered(raw, "methods", METHODS, p, allow_empty=model_only):
         label = _typed(rest, "label", (str,), where, p, mname)
         only = rest.get("models")
         if only is not None and (not isinstance(only, list) or not all(isinstance(o, str) for o in only)):
@@ -296,18 +291,7 @@ def parse_suite(raw: Any, source: str = "<suite>") -> Suite:
     # metrics
     metrics: list[MetricSpec] = []
     given_params = []
-    rmt = raw.get("metrics")
-    if rmt is not None and (not isinstance(rmt, list) or not rmt):
-        p.add("metrics: expected a non-empty list of metric names or mappings")
-        rmt = []
-    for i, obj in enumerate(rmt or []):
-        where = f"metrics[{i}]"
-        mname, rest = _entry(obj, where, p)
-        if not mname:
-            continue
-        entry = _lookup(METRICS, mname, where, p)
-        if entry is None:
-            continue
+    for where, mname, rest, entry in _registered(raw, "metrics", METRICS, p):
         label = _typed(rest, "label", (str,), where, p, mname)
         params = {k: v for k, v in rest.items() if k not in METRIC_KEYS}
         metrics.append(MetricSpec(mname, label, _resolve(entry, params, where, p)))
