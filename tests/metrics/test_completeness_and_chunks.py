@@ -52,8 +52,9 @@ def test_completeness_x_gradient_exact_on_x_models_not_on_biased(batch):
     torch.manual_seed(0)
     biased = _big_biases(DigitsCNN(num_classes=4, size=8).eval())
     gap = completeness(biased, x, t, attribute(biased, x, t, "input_x_gradient"))
-    # the bias share of F varies by image (0.06 to 0.7 here): every image is off, typically by > 10%
-    assert gap.min() > 0.03 and gap.median() > 0.1
+    # the bias share of F varies by image (from ~1% to > 100% here): every image is off by at least ten times
+    # the float32 rounding the X-model shows above, and typically by > 10%
+    assert gap.min() > 1e-3 and gap.median() > 0.1
 
 
 def _all_metrics(model, x, t, a, max_batch):
