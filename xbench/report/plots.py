@@ -16,9 +16,15 @@ import torch  # noqa: E402
 from ..results import safe_name  # noqa: E402
 
 
+def style(i: int) -> dict:
+    """Colour and line style of the i-th method: ten colours, then the same colours dashed, then dotted,
+    so that up to 30 methods stay distinguishable in one panel."""
+    return {"color": plt.cm.tab10(i % 10), "ls": ("-", "--", ":")[(i // 10) % 3]}
+
+
 def save(fig, path: Path) -> Path:
-    """Lay out, write as PNG (110 dpi) and close ``fig``; returns ``path``."""
-    fig.tight_layout()
+    """Lay out (room for a suptitle), write as PNG (110 dpi) and close ``fig``; returns ``path``."""
+    fig.tight_layout(rect=(0, 0, 1, 0.97) if fig._suptitle is not None else (0, 0, 1, 1))
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
@@ -42,6 +48,7 @@ def curve_plots(df: pd.DataFrame, out_dir: Path) -> list[Path]:
     paths = []
     for model, g in curves.groupby("model", sort=False):
         panels = list(dict.fromkeys(zip(g["metric"], g["stat"])))
+        methods = list(dict.fromkeys(g["method"]))  # one style per method across all panels
         cols = min(3, len(panels))
         rows = -(-len(panels) // cols)
         fig, axes = plt.subplots(rows, cols, figsize=(5.2 * cols, 4.0 * rows), squeeze=False)
@@ -55,8 +62,10 @@ def curve_plots(df: pd.DataFrame, out_dir: Path) -> list[Path]:
                          & (df["kind"] == "sample")]
                 auc_stat = stat if stat in set(sel["stat"]) else "auc"
                 auc = sel[sel["stat"] == auc_stat]["value"].mean()
-                lab = f"{method} (AUC {auc:.3f})" if np.isfinite(auc) else method
-                ax.plot(mean["x"] * scale, mean["y"], label=lab, lw=1.8, marker="." if len(mean) < 20 else None)
+                name_m = "model (no attribution)" if method == "-" else method
+                lab = f"{name_m} (AUC {auc:.3f})" if np.isfinite(auc) else name_m
+                ax.plot(mean["x"] * scale, mean["y"], label=lab, lw=1.8, marker="." if len(mean) < 20 else None,
+                        **style(methods.index(method)))
             ax.set_title(metric if stat in ("curve",) else f"{metric}: {stat}", fontsize=11)
             ax.set_xlabel(xlabel)
             ax.set_ylabel(_ylabel(gm["metric_params"].iloc[0], name, stat))
@@ -77,6 +86,8 @@ def _ylabel(params_json: str, name: str = "", stat: str = "") -> str:
         return "top-1 accuracy" if stat in ("KAM", "RAM") else "target logit"
     if name == "sensitivity_n":
         return "Pearson correlation"
+    if name == "abpc":
+        return "normalised logit (0 = baseline, 1 = input)"
     if '"output":"logit"' in params_json:
         return "target logit"
     if '"output":"softmax"' in params_json:
@@ -216,10 +227,14 @@ def saturation_plots(df: pd.DataFrame, out_dir: Path) -> list[Path]:
         axes[0].set_ylabel("samples")
         axes[0].legend(fontsize=7)
         gr = r[r["model"] == model]
+        logs = np.log10(gr["value"].replace([np.inf, -np.inf], np.nan).dropna().clip(lower=1e-3))
+        bins = np.linspace(min(logs.min(), np.log10(4)) - 0.1, max(logs.max(), np.log10(4)) + 0.1, 31) if len(logs) \
+            else 20  # one set of bins for every method, wide enough to show the ratio-4 line
         for method, gm in gr.groupby("method", sort=False):
             v = gm["value"].replace([np.inf, -np.inf], np.nan).dropna()
             if len(v):
-                axes[1].hist(np.log10(v.clip(lower=1e-3)), bins=20, alpha=0.5, label=f"{method} (mean {v.mean():.2f})")
+                axes[1].hist(np.log10(v.clip(lower=1e-3)), bins=bins, alpha=0.5,
+                             label=f"{method} (mean {v.mean():.2f})")
         axes[1].axvline(np.log10(4), color="k", ls=":", label="ratio 4")
         axes[1].set_xlabel("log10 ||Right|| / ||Left||")
         axes[1].legend(fontsize=7)
