@@ -17,7 +17,6 @@ from typing import Any, Literal
 
 import numpy as np
 import torch
-from captum.attr import GradientShap, GuidedBackprop, LayerAttribution, LayerGradCam, NoiseTunnel, Occlusion, Saliency
 from torch import nn
 
 from ..batching import DEFAULT_MAX_BATCH, map_chunks
@@ -71,6 +70,8 @@ def smoothgrad(model, inputs, target, *, n_samples: int = 50, stdev: float = 0.5
     """
     per_call = max(1, min(n_samples, max_batch))  # noise samples per forward, for one image
     images = max(1, max_batch // per_call)
+    from captum.attr import NoiseTunnel, Saliency  # imported on use: captum costs ~0.7 s at start-up
+
     nt = NoiseTunnel(Saliency(model))
 
     def run(start: int, stop: int) -> torch.Tensor:
@@ -98,6 +99,8 @@ def gradient_shap(model, inputs, target, *, n_samples: int = 20, stdev: float = 
         pool = references[pick].to(inputs.device, inputs.dtype)
     else:
         pool = torch.zeros_like(inputs[:1])
+    from captum.attr import GradientShap
+
     explainer = GradientShap(model)
 
     def run(start: int, stop: int) -> torch.Tensor:
@@ -128,6 +131,8 @@ def occlusion(model, inputs, target, *, window: int = 8, stride: int = 4, baseli
     base = make_baseline(inputs, baseline, data_info=data_info)
     images = min(inputs.shape[0], max_batch)
     per_eval = max(1, max_batch // images)  # perturbations per forward: images x per_eval inputs
+    from captum.attr import Occlusion
+
     explainer = Occlusion(model)
 
     def run(start: int, stop: int) -> torch.Tensor:
@@ -162,6 +167,8 @@ def grad_cam(model, inputs, target, *, layer: str | None = None, relu: bool = Tr
     if inputs.dim() != 4:
         raise ParamError(f"grad_cam: needs image inputs [N, C, H, W], got shape {tuple(inputs.shape)}")
     _, module = find_layer(model, layer, "grad_cam.layer")
+    from captum.attr import LayerAttribution, LayerGradCam
+
     explainer = LayerGradCam(model, module)
 
     def run(start: int, stop: int) -> torch.Tensor:
@@ -176,6 +183,8 @@ def grad_cam(model, inputs, target, *, layer: str | None = None, relu: bool = Tr
           paper="Springenberg, Dosovitskiy, Brox, Riedmiller 2015", passes=1, bounds={"max_batch": (1, None)})
 def guided_backprop(model, inputs, target, *, max_batch: int = DEFAULT_MAX_BATCH):
     """Gradient with ReLU backward passes that only let positive gradients through (needs nn.ReLU modules)."""
+    from captum.attr import GuidedBackprop
+
     explainer = GuidedBackprop(model)
 
     def run(start: int, stop: int) -> torch.Tensor:
