@@ -32,7 +32,7 @@ from .methods.baselines import make_baseline
 from .metrics import METRICS, CellContext
 from .models import create as create_model
 from .models import is_homogeneous
-from .results import atomic_write_csv, output_rows, rows_frame, safe_name, to_json, write_json
+from .results import COLUMNS, atomic_write_csv, output_rows, safe_name, to_json, write_json
 from .suite import ModelSpec, Suite
 
 MODEL_ONLY = "-"  # the method label of metrics that evaluate the model itself (accuracy, contrast)
@@ -308,8 +308,8 @@ class Run:
                                      "chunk_size": chunk}, sample_ids)
             self._write_part(rows, self.part_path(model_spec.label, me_label, label, b))
 
-    def _write_part(self, rows: list[dict[str, Any]], path: Path) -> None:
-        atomic_write_csv(rows_frame(rows), path)
+    def _write_part(self, rows: pd.DataFrame, path: Path) -> None:
+        atomic_write_csv(rows, path)
         self.written.append(path)
 
     def write_preview(self, model: str, method: str, x: torch.Tensor, attr: torch.Tensor) -> None:
@@ -358,7 +358,7 @@ class Run:
                             frames.append(pd.read_csv(p, keep_default_na=False,
                                                       na_values={"value": ["nan", "NaN"], "x": ["nan", "NaN"]},
                                                       dtype={"flag": str}))
-        df = pd.concat(frames, ignore_index=True) if frames else rows_frame([])
+        df = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=COLUMNS)
         atomic_write_csv(df, self.out / "results.csv")
         return df
 
