@@ -14,6 +14,17 @@ from .base import Attributor, CellContext, ChunkRNG, MetricOutput, method_attrib
 from .perturbation import pixel_rank
 
 
+def completeness_gaps(model, inputs, target, attributions, baseline: torch.Tensor | None = None,
+                      eps: float = 1e-12) -> tuple[torch.Tensor, torch.Tensor]:
+    """(relative, absolute) completeness gaps per sample, both [N]: one forward pass for F(x) and F(x')."""
+    base = torch.zeros_like(inputs) if baseline is None else baseline
+    f = target_outputs(model, torch.cat([inputs, base]), target.repeat(2))
+    delta_f = f[: len(inputs)] - f[len(inputs):]
+    gap = (attributions.flatten(1).sum(1) - delta_f).abs()
+    rel = gap / delta_f.abs().clamp_min(eps) if eps > 0 else gap / delta_f.abs()
+    return rel, gap
+
+
 def completeness(model, inputs, target, attributions, *, baseline: torch.Tensor | None = None,
                  eps: float = 1e-12) -> torch.Tensor:
     """|sum(A) - (F(x) - F(x'))| / |F(x) - F(x')| per sample (unitless), F = target logit.
@@ -21,20 +32,14 @@ def completeness(model, inputs, target, attributions, *, baseline: torch.Tensor 
     ``baseline`` defaults to zeros (the baseline of IG, X-Gradient and Input x Gradient).  A sample
     with F(x) = F(x') gives inf (or nan when the sum is 0 too) and is flagged by the summary.
     """
-    base = torch.zeros_like(inputs) if baseline is None else baseline
-    delta_f = target_outputs(model, inputs, target) - target_outputs(model, base, target)
-    gap = (attributions.flatten(1).sum(1) - delta_f).abs()
-    return gap / delta_f.abs().clamp_min(eps) if eps > 0 else gap / delta_f.abs()
+    return completeness_gaps(model, inputs, target, attributions, baseline, eps)[0]
 
 
 @register("completeness", params_from=completeness,
           description="Completeness gap |sum A - (F(x) - F(x'))| / |F(x) - F(x')| per sample (0 is exact)",
           direction="lower")
 def _completeness_cell(ctx: CellContext, **params) -> MetricOutput:
-    rel = completeness(ctx.model, ctx.inputs, ctx.target, ctx.attributions, baseline=ctx.baseline, **params)
-    absolute = (ctx.attributions.flatten(1).sum(1)
-                - (target_outputs(ctx.model, ctx.inputs, ctx.target)
-                   - target_outputs(ctx.model, ctx.baseline, ctx.target))).abs()
+    rel, absolute = completeness_gaps(ctx.model, ctx.inputs, ctx.target, ctx.attributions, ctx.baseline, **params)
     return MetricOutput(values={"relative_gap": rel, "absolute_gap": absolute})
 
 
