@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import difflib
 import inspect
+import math
+import re
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,9 +28,35 @@ def suggest(name: str, valid: list[str] | tuple[str, ...]) -> str:
     return f"; did you mean '{close[0]}'?" if close else ""
 
 
+INT64_MAX = 2**63 - 1
+MAX_ITEMS = 10_000  # longest list a parameter may hold (a grid of fractions, a list of lambdas)
+
+IMPLIED_BOUNDS: dict[str, tuple[float | None, float | None]] = {
+    # The stated maximum of every count a registered function takes, where its registration declares none:
+    # beyond these a run allocates gigabytes or takes days without measuring anything new.  A bound declared
+    # at registration wins; data-dependent bounds (steps <= pixels) are checked in xbench.preflight.
+    "seed": (0, 2**32 - 1), "rep": (0, 10_000), "max_batch": (1, 1_000_000),
+    "n_samples": (1, 10_000), "n_steps": (1, 100_000), "steps": (1, 100_000), "n_subsets": (2, 100_000),
+    "n_patches": (1, 100_000), "patch_size": (1, 4096), "window": (1, 4096), "stride": (1, 4096),
+    "repeats": (1, 1_000), "warmup": (0, 1_000), "batches": (1, 1_000_000), "topk": (1, 100_000),
+    "blur_kernel": (1, 1_001), "num_classes": (1, 100_000), "width": (1, 4_096), "size": (1, 4_096),
+    "in_features": (1, 10_000_000), "in_channels": (1, 1_024), "n": (1, 10_000_000),
+    "n_train": (1, 10_000_000), "n_val": (1, 10_000_000), "k": (1, 1_024),
+    # lists: the bound holds for every element
+    "fractions": (0.0, 1.0), "scales": (0.0, 1_000.0), "ns": (1, 10_000_000), "hidden": (1, 65_536),
+}
+
+
 @dataclass
 class ParamSpec:
-    """One user-settable parameter: its default, accepted types, allowed values and bounds."""
+    """One user-settable value: its default, accepted types, allowed values, bounds and meaning.
+
+    The one vocabulary for every check xbench makes on user input: registered functions' keyword
+    parameters, suite fields, prior-suite protocols and command-line numbers.  ``low``/``high``
+    bound a number, or every element of a list; ``items`` are the element types a list may hold;
+    ``pattern`` is a regular expression a string must match fully (``pattern_help`` says it in words).
+    Floats must be finite and ints must fit in 64 bits.
+    """
 
     name: str
     default: Any
@@ -37,38 +65,87 @@ class ParamSpec:
     low: float | None = None
     high: float | None = None
     doc: str = ""
+    items: tuple[type, ...] | None = None
+    pattern: str | None = None
+    pattern_help: str = ""
 
     @property
     def required(self) -> bool:
         return self.default is _MISSING
 
     def describe(self) -> str:
+        """The accepted values in a few words: ``int in [1, 100000]``, ``'zero' | 'blur'``."""
         if self.choices is not None:
             return " | ".join(repr(c) for c in self.choices)
+        if self.pattern is not None:
+            return self.pattern_help or f"str matching {self.pattern}"
         names = "/".join(t.__name__ for t in self.types) or "any"
+        if self.items:
+            names += " of " + "/".join(t.__name__ for t in self.items)
         if self.low is not None or self.high is not None:
-            lo = "-inf" if self.low is None else f"{self.low:g}"
-            hi = "inf" if self.high is None else f"{self.high:g}"
+            lo = "-inf" if self.low is None else _num(self.low)
+            hi = "inf" if self.high is None else _num(self.high)
             names += f" in [{lo}, {hi}]"
         return names
 
     def check(self, value: Any, where: str) -> Any:
         """Return ``value`` (ints widened to float where a float is expected) or raise ParamError."""
         if self.choices is not None:
-            if value not in self.choices:
+            if not _hashable(value) or value not in self.choices:
                 raise ParamError(
-                    f"{where}: {value!r} is not allowed; allowed: {self.describe()}"
+                    f"{where}: {_short(value)} is not allowed; allowed: {self.describe()}"
                     + suggest(str(value), [str(c) for c in self.choices])
                 )
             return value
         if self.types and not _isinstance(value, self.types):
-            raise ParamError(f"{where}: {value!r} has type {type(value).__name__}; expected {self.describe()}")
-        if float in self.types and isinstance(value, int) and not isinstance(value, bool):
+            raise ParamError(f"{where}: {_short(value)} has type {type(value).__name__}; expected {self.describe()}")
+        if isinstance(value, str) and self.pattern is not None and not re.fullmatch(self.pattern, value):
+            raise ParamError(f"{where}: {_short(value)} is not allowed; allowed: {self.describe()}")
+        if isinstance(value, (list, tuple)) and (list in self.types or tuple in self.types):
+            return self._check_items(value, where)
+        return self._check_number(value, where, self.types)
+
+    def _check_number(self, value: Any, where: str, types: tuple[type, ...]) -> Any:
+        if float in types and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ParamError(f"{where}: {value!r} is not a finite number; expected {self.describe()}")
+        if isinstance(value, int) and not isinstance(value, bool) and abs(value) > INT64_MAX:
+            raise ParamError(f"{where}: {value!r} does not fit in 64 bits; expected {self.describe()}")
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             if (self.low is not None and value < self.low) or (self.high is not None and value > self.high):
                 raise ParamError(f"{where}: {value!r} is out of range; expected {self.describe()}")
         return value
+
+    def _check_items(self, value: list | tuple, where: str) -> Any:
+        if not value or len(value) > MAX_ITEMS:
+            raise ParamError(f"{where}: a list of {len(value)} items; expected 1 to {MAX_ITEMS} items "
+                             f"({self.describe()})")
+        out = []
+        for i, v in enumerate(value):
+            if isinstance(v, (list, tuple, dict)) or (self.items and not _isinstance(v, self.items)):
+                want = "/".join(t.__name__ for t in self.items) if self.items else "a number or a name"
+                raise ParamError(f"{where}[{i}]: {_short(v)} has type {type(v).__name__}; expected {want}")
+            out.append(self._check_number(v, f"{where}[{i}]", self.items or ()))
+        return type(value)(out) if isinstance(value, tuple) else out
+
+
+def _num(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() and abs(x) < 1e15 else f"{x:g}"
+
+
+def _hashable(value: Any) -> bool:
+    try:
+        hash(value)
+    except TypeError:
+        return False
+    return True
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    """``repr`` cut to ``limit`` characters: an error line stays one readable line whatever the input."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _isinstance(value: Any, types: tuple[type, ...]) -> bool:
@@ -113,9 +190,25 @@ def _types_of(annotation: Any) -> tuple[tuple[type, ...], tuple[Any, ...] | None
     return (), None
 
 
+def _items_of(annotation: Any) -> tuple[type, ...] | None:
+    """Element types of ``list[int]`` / ``tuple[float, ...]`` (inside an Optional too), else None."""
+    origin = get_origin(annotation)
+    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+        found = [_items_of(a) for a in get_args(annotation) if a is not type(None)]
+        return next((f for f in found if f), None)
+    if origin in (list, tuple):
+        args = [a for a in get_args(annotation) if a is not Ellipsis]
+        types = tuple(a for a in args if isinstance(a, type))
+        return types if types and len(types) == len(args) and len(set(types)) == 1 else None
+    return None
+
+
 def params_of(fn: Callable, skip: int, bounds: dict[str, tuple[float | None, float | None]] | None = None,
               hidden: tuple[str, ...] = ()) -> dict[str, ParamSpec]:
-    """Read the keyword parameters of ``fn`` after its first ``skip`` positional ones into ParamSpecs."""
+    """Read the keyword parameters of ``fn`` after its first ``skip`` positional ones into ParamSpecs.
+
+    Numeric parameters without a declared bound take the stated maximum in :data:`IMPLIED_BOUNDS`.
+    """
     sig = inspect.signature(fn)
     try:
         hints = typing.get_type_hints(fn)
@@ -125,9 +218,15 @@ def params_of(fn: Callable, skip: int, bounds: dict[str, tuple[float | None, flo
     for i, (name, p) in enumerate(sig.parameters.items()):
         if i < skip or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) or name in hidden:
             continue
-        types, choices = _types_of(hints.get(name, _MISSING))
+        hint = hints.get(name, _MISSING)
+        types, choices = _types_of(hint)
+        items = _items_of(hint) if hint is not _MISSING else None
         lo, hi = (bounds or {}).get(name, (None, None))
-        specs[name] = ParamSpec(name, p.default, types, choices, lo, hi)
+        if int in types or float in types or (items and (int in items or float in items)):
+            imp_lo, imp_hi = IMPLIED_BOUNDS.get(name, (None, None))
+            lo = imp_lo if lo is None else lo
+            hi = imp_hi if hi is None else hi
+        specs[name] = ParamSpec(name, p.default, types, choices, lo, hi, items=items)
     return specs
 
 

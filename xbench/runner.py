@@ -32,6 +32,7 @@ from .methods.baselines import make_baseline
 from .metrics import METRICS, CellContext
 from .models import create as create_model
 from .models import is_homogeneous
+from .preflight import preflight
 from .results import COLUMNS, atomic_write_csv, output_rows, safe_name, to_json, write_json
 from .suite import ModelSpec, Suite
 
@@ -422,22 +423,6 @@ def run_suite(suite: Suite, out_dir: str | Path | None = None, *, resume: bool =
         if echo is not None and summary is not None:
             echo(summary)
     return out
-
-
-CHECKPOINT_SUFFIXES = (".pt", ".pth", ".tar", ".ckpt", ".bin")
-
-
-def preflight(suite: Suite) -> None:
-    """Fail fast, before any work, on a missing dataset folder or checkpoint file."""
-    from .errors import DataNotFoundError
-
-    for i, m in enumerate(suite.models):
-        w = m.weights
-        if isinstance(w, str) and ("/" in w or w.endswith(CHECKPOINT_SUFFIXES)) and not Path(w).expanduser().exists():
-            raise DataNotFoundError(f"models[{i}].weights: checkpoint file '{w}' does not exist; give its path in the "
-                                    f"suite or with --set models.{i}.weights=/path/to/checkpoint")
-    spec = suite.data
-    create_data(spec.name, spec.split, root=spec.root, **spec.params)  # raises DataNotFoundError with the fix
 
 
 def _manifest(run: Run, out: Path, wall: float, n_rows: int) -> dict[str, Any]:

@@ -8,12 +8,16 @@ import pytest
 import yaml
 
 from xbench.errors import SuiteError
+from xbench.preflight import preflight
 from xbench.suite import builtin_suites, load_suite, parse_suite
 
 
-def problems(raw) -> list[str]:
+def problems(raw, planned: bool = False) -> list[str]:
+    """The problem lines of validation (and of preflight with ``planned``)."""
     with pytest.raises(SuiteError) as err:
-        parse_suite(raw)
+        suite = parse_suite(raw)
+        if planned:
+            preflight(suite)
     return err.value.problems
 
 
@@ -32,7 +36,14 @@ def with_(base: dict, path: str, value) -> dict:
 
 
 def test_valid_tiny_suite_resolves_defaults(tiny_suite):
+    before = copy.deepcopy(tiny_suite)
     s = parse_suite(tiny_suite)
+    assert tiny_suite == before  # validation never mutates its input
+    xg = next(m for m in s.methods if m.name == "x_gradient")
+    assert xg.models is None and s.skipped == []  # validation builds no model: fit is preflight's job
+    # the factory's defaults are resolved in the spec, never "default" or null
+    assert [(m.x, m.weights, m.num_classes) for m in s.models] == [(False, "trained", 10), (True, "trained", 10)]
+    preflight(s)
     ig = next(m for m in s.methods if m.name == "integrated_gradients")
     assert ig.params["n_steps"] == 8 and ig.params["method"] == "gausslegendre" and ig.params["baseline"] == "zero"
     dele = next(m for m in s.metrics if m.name == "deletion")
@@ -59,13 +70,25 @@ def test_valid_tiny_suite_resolves_defaults(tiny_suite):
     ("models.0", {"name": "digits_cnn", "depth": 3}, "models[0].depth: unknown key"),
     ("data.n_samples", 0, "data.n_samples: 0 is out of range"),
     ("data.batch_size", 2.5, "data.batch_size: 2.5 has type float; expected int"),
-    ("data.split", "valid", "data.split: 'valid' is not allowed; allowed: train, test, all"),
+    ("data.split", "valid", "data.split: 'valid' is not allowed; allowed: 'train' | 'test' | 'all'"),
     ("data.name", "digit", "did you mean 'digits'"),
-    ("data.target", "truth", "data.target: 'truth' is not allowed; allowed: predicted, label"),
-    ("device", "gpu", "device: 'gpu' is not a device; allowed: auto, cpu, cuda, cuda:N, mps"),
+    ("data.target", "truth", "data.target: 'truth' is not allowed; allowed: 'predicted' | 'label'"),
+    ("device", "gpu", "device: 'gpu' is not allowed; allowed: auto, cpu, cuda, cuda:N, mps"),
     ("dtype", "float16", "dtype: 'float16' is not allowed"),
     ("seed", -1, "seed: -1 is out of range"),
-    ("name", "my suite", "name: 'my suite' must use letters"),
+    ("name", "my suite", "name: 'my suite' is not allowed; allowed: 1-100 letters"),
+    ("name", "..", "name: '..' is not allowed"),
+    ("name", "../x", "name: '../x' is not allowed"),
+    ("seed", 2**70, "seed: 1180591620717411303424 does not fit in 64 bits"),
+    ("models.0", {"name": "digits_cnn", "num_classes": -3}, "models[0].num_classes: -3 is out of range"),
+    ("models.0", {"name": "digits_cnn", "width": 0}, "models[0].width: 0 is out of range"),
+    ("models.0", {"name": "digits_cnn", "label": ".."}, "models[0].label: '..' is not allowed"),
+    ("metrics.1", {"name": "max_sensitivity", "radius": float("nan")}, "metrics[1].radius: nan is not a finite"),
+    ("metrics.1", {"name": "max_sensitivity", "n_samples": 10**9}, "metrics[1].n_samples: 1000000000 is out of"),
+    ("methods.0", {"name": "smoothgrad", "stdev": float("inf")}, "methods[0].stdev: inf is not a finite number"),
+    ("metrics.1", {"name": "deletion", "steps": 10**9}, "metrics[1].steps: 1000000000 is out of range"),
+    ("metrics.1", {"name": "contrast", "scales": [1.0, [2.0]]}, "metrics[1].scales[1]: [2.0] has type list"),
+    ("data.num_workers", 10**6, "data.num_workers: 1000000 is out of range"),
     ("methods", [], "methods: expected a non-empty list"),
     ("models", "digits_cnn", "models: expected a non-empty list"),
     ("metrics.0", 3, "metrics[0]: 3 has type int"),
@@ -96,15 +119,15 @@ def test_all_problems_reported_at_once(tiny_suite):
 
 def test_x_gradient_without_any_homogeneous_model_is_refused(tiny_suite):
     raw = dict(tiny_suite, models=[{"name": "digits_cnn"}])
-    (line,) = [p for p in problems(raw) if "x_gradient" in p]
+    (line,) = [p for p in problems(raw, planned=True) if "x_gradient" in p]
     assert line.startswith("methods[2]:") and "homogeneous" in line and "x: true" in line
 
 
 def test_x_gradient_pinned_to_biased_model_names_layer(tiny_suite):
     raw = copy.deepcopy(tiny_suite)
     raw["methods"][2] = {"name": "x_gradient", "models": ["digits_cnn"]}
-    (line,) = problems(raw)
-    assert "'digits_cnn' has layer 'features.0'" in line
+    (line,) = problems(raw, planned=True)
+    assert "'digits_cnn': needs a homogeneous model but it has layer 'features.0'" in line
 
 
 def test_method_models_must_be_labels(tiny_suite):

@@ -9,7 +9,7 @@ from typing import Any
 import yaml
 
 from ..errors import SuiteError
-from ..registry import suggest
+from ..registry import _short, suggest
 from .schema import Suite, parse_suite
 
 
@@ -23,38 +23,112 @@ def builtin_suites() -> dict[str, str]:
     return out
 
 
+MAX_SUITE_BYTES = 1_000_000  # a suite is a page of YAML; more is a mistake (or an attack)
+MAX_DEPTH = 20  # deeper nesting than any suite needs (``models[0].hidden`` is depth 4)
+MAX_NODES = 100_000  # YAML aliases can expand a small file into billions of nodes
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that refuses a key given twice in one mapping (YAML silently keeps the last)."""
+
+    def construct_mapping(self, node, deep=False):  # noqa: D401 - PyYAML's hook
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            line = key_node.start_mark.line + 1
+            try:
+                if key in seen:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"duplicate key '{key}' (first on line {seen[key]})", key_node.start_mark)
+                seen[key] = line
+            except TypeError:
+                continue  # an unhashable key: SafeLoader reports it
+        return super().construct_mapping(node, deep=deep)
+
+
+def parse_yaml(text: str | bytes, source: str) -> Any:
+    """Parse suite YAML safely: UTF-8 only, no Python tags, no duplicate keys, bounded size and depth.
+
+    Raises SuiteError with one line naming ``source`` (and the line and column where YAML knows them).
+    """
+    if isinstance(text, bytes):
+        if len(text) > MAX_SUITE_BYTES:
+            raise SuiteError(f"{source}: {len(text):,} bytes; a suite file is at most {MAX_SUITE_BYTES:,} bytes")
+        try:
+            text = text.decode("utf-8-sig")
+        except UnicodeDecodeError as err:
+            raise SuiteError(f"{source}: not a UTF-8 text file (byte {err.start}: {text[err.start:err.start + 1]!r});"
+                             " a suite is a YAML text file") from None
+    if "\x00" in text:
+        raise SuiteError(f"{source}: contains NUL bytes; a suite is a YAML text file, not a binary file")
+    try:
+        raw = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise SuiteError(f"{source}:{where}: not valid YAML: {' '.join(str(problem).split())}") from None
+    except RecursionError:
+        raise SuiteError(f"{source}: nested deeper than YAML can read; a suite nests at most {MAX_DEPTH} "
+                         "levels") from None
+    _check_shape(raw, source)
+    return raw
+
+
+def _check_shape(raw: Any, source: str) -> None:
+    """Refuse nesting deeper than MAX_DEPTH and more than MAX_NODES values (alias bombs), without recursion."""
+    stack = [(raw, 0)]
+    nodes = 0
+    while stack:
+        obj, depth = stack.pop()
+        nodes += 1
+        if nodes > MAX_NODES:
+            raise SuiteError(f"{source}: more than {MAX_NODES:,} values (YAML aliases expanding?); "
+                             "a suite is a page of settings")
+        if depth > MAX_DEPTH:
+            raise SuiteError(f"{source}: nested {depth} levels deep; a suite nests at most {MAX_DEPTH} levels")
+        if isinstance(obj, dict):
+            stack.extend((v, depth + 1) for v in obj.values())
+        elif isinstance(obj, list):
+            stack.extend((v, depth + 1) for v in obj)
+
+
 def read_suite_yaml(spec: str) -> tuple[Any, str]:
     """Return (raw mapping, source label) for a path or a built-in suite name."""
     path = Path(spec)
     if path.suffix in (".yaml", ".yml") or path.exists():
         if not path.is_file():
-            raise SuiteError(f"{spec}: no such suite file; give a YAML path or a built-in suite "
-                             f"({', '.join(builtin_suites())})")
-        text, source = path.read_text(), str(path)
+            what = "a folder, not a suite file" if path.is_dir() else "no such suite file"
+            raise SuiteError(f"{spec}: {what}; give a YAML path or a built-in suite ({', '.join(builtin_suites())})")
+        try:
+            with path.open("rb") as f:
+                data = f.read(MAX_SUITE_BYTES + 1)
+        except OSError as err:
+            raise SuiteError(f"{spec}: cannot read the suite file ({err.strerror or type(err).__name__})") from None
+        source = str(path)
     else:
         names = builtin_suites()
         if spec not in names:
             raise SuiteError(f"'{spec}' is neither a suite file nor a built-in suite; built-in: {', '.join(names)}"
                              f"{suggest(spec, list(names))}")
-        text = resources.files("xbench.suite").joinpath("builtin", f"{spec}.yaml").read_text()
+        data = resources.files("xbench.suite").joinpath("builtin", f"{spec}.yaml").read_bytes()
         source = f"builtin:{spec}"
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
-        raise SuiteError(f"{source}:{where}: not valid YAML: {problem}") from None
-    return raw, source
+    return parse_yaml(data, source), source
 
 
 def apply_override(raw: Any, key: str, value: Any) -> None:
-    """Set a dotted key in a raw suite: ``data.root``, ``models.1.weights`` (list index), ``seed``."""
+    """Set a dotted key in a raw suite: ``data.root``, ``models.1.weights`` (list index), ``seed``.
+
+    Raises SuiteError (one line) for a key that does not lead through mappings and lists.
+    """
     if not isinstance(raw, dict):
         return
-    node: Any = raw
     parts = key.split(".")
+    if not key or any(not part for part in parts):
+        raise SuiteError(f"--set {key}=...: '{key}' is not a dotted field path, e.g. data.n_samples or models.0.x")
+    node: Any = raw
     for i, part in enumerate(parts[:-1]):
+        here = ".".join(parts[: i + 1])
         if isinstance(node, list):
             if not part.isdigit() or int(part) >= len(node):
                 raise SuiteError(f"--set {key}: '{part}' is not an index of {'.'.join(parts[:i]) or 'the suite'} "
@@ -66,6 +140,9 @@ def apply_override(raw: Any, key: str, value: Any) -> None:
             if isinstance(node.get(part), str) and part == "data":  # data: digits -> {name: digits}
                 node[part] = {"name": node[part]}
             node = node.setdefault(part, {})
+        if not isinstance(node, (dict, list)):
+            raise SuiteError(f"--set {key}: '{here}' is {_short(node)}, not a mapping or a list, so it has no "
+                             f"field '{parts[i + 1]}'")
     last = parts[-1]
     if isinstance(node, list):
         if not last.isdigit() or int(last) >= len(node):
@@ -75,14 +152,17 @@ def apply_override(raw: Any, key: str, value: Any) -> None:
         node[last] = value
 
 
-def parse_set(items: list[str]) -> dict[str, Any]:
-    """``["models.0.weights=/p.pth", "seed=3"]`` -> dotted keys with YAML-parsed values."""
+def parse_set(items: list[str], flag: str = "--set") -> dict[str, Any]:
+    """``["models.0.weights=/p.pth", "seed=3"]`` -> dotted keys with YAML-parsed values (safely, one line errors)."""
     out = {}
     for item in items:
         if "=" not in item:
-            raise SuiteError(f"--set {item}: expected KEY=VALUE, e.g. --set models.0.weights=/path/to/model.pth")
+            raise SuiteError(f"{flag} {item}: expected KEY=VALUE, e.g. {flag} models.0.weights=/path/to/model.pth")
         key, value = item.split("=", 1)
-        out[key.strip()] = yaml.safe_load(value) if value.strip() else None
+        try:
+            out[key.strip()] = parse_yaml(value, f"{flag} {key.strip()}") if value.strip() else None
+        except SuiteError as err:
+            raise SuiteError(f"{err.problems[0]} (the value after '=' is read as YAML; quote a string)") from None
     return out
 
 

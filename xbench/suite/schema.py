@@ -1,27 +1,91 @@
 """The suite schema: dataclasses for a resolved suite and the validation that builds them.
 
-Validation collects every problem as one line ``<field path>: <what is wrong>; allowed: ...``
-and raises a single :class:`~xbench.errors.SuiteError` before any work starts.
+Every field is a :class:`~xbench.registry.ParamSpec` (the one validation vocabulary shared with
+methods, metrics, models, datasets, prior suites and command-line numbers), and the dataclass
+defaults are read from those specs, so each default has one source.  Validation collects every
+problem as one line ``<field path>: <what is wrong>; allowed: ...`` and raises a single
+:class:`~xbench.errors.SuiteError`.  It reads no file and builds no model: whatever needs the
+data or a model (fit, homogeneity, checkpoints) is checked by :func:`xbench.preflight.preflight`.
 """
 
 from __future__ import annotations
 
-import re
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
+import inspect
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from ..errors import ParamError, SuiteError, UnknownNameError
-from ..registry import Registry, suggest
+from ..registry import ParamSpec, Registry, suggest
 
-DEVICE_RE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
-TOP_KEYS = ("name", "description", "seed", "device", "dtype", "data", "models", "methods", "metrics", "report")
-DATA_KEYS = ("name", "split", "n_samples", "batch_size", "root", "subset", "target", "references",
-             "n_references", "num_workers")
-MODEL_KEYS = ("name", "x", "weights", "label", "num_classes")
-METHOD_KEYS = ("name", "label", "models")
-METRIC_KEYS = ("name", "label")
-REPORT_KEYS = ("heatmap_samples",)
+REQUIRED = inspect.Parameter.empty
+SAFE_NAME = r"(?!\.)[A-Za-z0-9_.-]{1,100}"
+LABEL = r"(?!\.\.?$)[^\x00-\x1f\x7f]{1,100}"
+
+
+def _fields(*specs: ParamSpec) -> dict[str, ParamSpec]:
+    return {s.name: s for s in specs}
+
+
+TOP_FIELDS = _fields(
+    ParamSpec("name", REQUIRED, (str,), pattern=SAFE_NAME, doc="the suite's name; names its output folder",
+              pattern_help="1-100 letters, digits, '_', '-' or '.', not starting with '.' (it names the output "
+                           "folder)"),
+    ParamSpec("description", "", (str,), doc="one line on what the suite measures"),
+    ParamSpec("seed", 0, (int,), low=0, high=2**32 - 1, doc="seed of every random draw in the run"),
+    ParamSpec("device", "auto", (str,), pattern=r"auto|cpu|mps|cuda(:\d{1,3})?", doc="where to compute",
+              pattern_help="auto, cpu, cuda, cuda:N, mps"),
+    ParamSpec("dtype", "float32", choices=("float32", "float64"), doc="floating point type of models and inputs"),
+    ParamSpec("data", REQUIRED, doc="the dataset and which samples to evaluate"),
+    ParamSpec("models", REQUIRED, doc="the models to explain"),
+    ParamSpec("methods", REQUIRED, doc="the attribution methods (optional when every metric evaluates the model)"),
+    ParamSpec("metrics", REQUIRED, doc="the metrics computed for every (model, method) pair"),
+    ParamSpec("report", None, (dict,), doc="report settings"),
+)
+DATA_FIELDS = _fields(
+    ParamSpec("name", REQUIRED, (str,), doc="a dataset name (xbench list datasets)"),
+    ParamSpec("split", "test", (str,), doc="the split the samples come from"),
+    ParamSpec("n_samples", 64, (int,), low=1, high=10_000_000,
+              doc="samples to evaluate (more than the split holds: all of them, recorded as that number)"),
+    ParamSpec("batch_size", 32, (int,), low=1, high=100_000, doc="samples per batch"),
+    ParamSpec("root", None, (str, type(None)), doc="folder of datasets that live on disk"),
+    ParamSpec("subset", "first", choices=("first", "random"), doc="the first n_samples, or a seeded random subset"),
+    ParamSpec("target", "predicted", choices=("predicted", "label"), doc="the class explained"),
+    ParamSpec("references", "train", (str,), doc="split that expected_gradients draws its references from"),
+    ParamSpec("n_references", 256, (int,), low=1, high=100_000, doc="reference inputs for expected_gradients"),
+    ParamSpec("num_workers", 0, (int,), low=0, high=64, doc="data loader worker processes"),
+)
+MODEL_FIELDS = _fields(
+    ParamSpec("name", REQUIRED, (str,), doc="a model name (xbench list models)"),
+    ParamSpec("x", None, (bool, type(None)), doc="the bias-free X-variant (default: the model's own default)"),
+    ParamSpec("weights", None, doc="weights: a name the model knows, a checkpoint path, or null (random init)"),
+    ParamSpec("label", None, (str,), pattern=LABEL, pattern_help="1-100 printable characters, not '.' or '..'",
+              doc="the name in results (default: the model name, + '_x' for x: true)"),
+    ParamSpec("num_classes", None, (int, type(None)), low=1, high=100_000, doc="output logits"),
+)
+METHOD_FIELDS = _fields(
+    ParamSpec("name", REQUIRED, (str,), doc="a method name (xbench list methods)"),
+    ParamSpec("label", None, (str,), pattern=LABEL, pattern_help="1-100 printable characters, not '.' or '..'",
+              doc="the name in results (default: the method name)"),
+    ParamSpec("models", None, (list, type(None)), items=(str,), doc="model labels it runs on (default: all it fits)"),
+)
+METRIC_FIELDS = _fields(
+    ParamSpec("name", REQUIRED, (str,), doc="a metric name (xbench list metrics)"),
+    ParamSpec("label", None, (str,), pattern=LABEL, pattern_help="1-100 printable characters, not '.' or '..'",
+              doc="the name in results (default: the metric name)"),
+)
+REPORT_FIELDS = _fields(
+    ParamSpec("heatmap_samples", 4, (int,), low=0, high=64, doc="samples shown in the heatmap grid"),
+)
+TOP_KEYS = tuple(TOP_FIELDS)
+DATA_KEYS = tuple(DATA_FIELDS)
+MODEL_KEYS = tuple(MODEL_FIELDS)
+METHOD_KEYS = tuple(METHOD_FIELDS)
+METRIC_KEYS = tuple(METRIC_FIELDS)
+REPORT_KEYS = tuple(REPORT_FIELDS)
+
+
+def _default(fields: dict[str, ParamSpec], name: str) -> Any:
+    return fields[name].default
 
 
 @dataclass
@@ -29,24 +93,28 @@ class DataSpec:
     """Which samples to evaluate: dataset, split, how many, batch size, and what target to explain."""
 
     name: str
-    split: str = "test"
-    n_samples: int = 64
-    batch_size: int = 32
-    root: str | None = None
-    subset: str = "first"  # first | random (seeded)
-    target: str = "predicted"  # predicted | label
-    references: str = "train"  # split that expected_gradients draws its references from
-    n_references: int = 256
-    num_workers: int = 0
+    split: str = _default(DATA_FIELDS, "split")
+    n_samples: int = _default(DATA_FIELDS, "n_samples")
+    batch_size: int = _default(DATA_FIELDS, "batch_size")
+    root: str | None = _default(DATA_FIELDS, "root")
+    subset: str = _default(DATA_FIELDS, "subset")
+    target: str = _default(DATA_FIELDS, "target")
+    references: str = _default(DATA_FIELDS, "references")
+    n_references: int = _default(DATA_FIELDS, "n_references")
+    num_workers: int = _default(DATA_FIELDS, "num_workers")
     params: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
 class ModelSpec:
+    """A model as the run builds it.  ``x``, ``weights`` and ``num_classes`` hold resolved values (the
+    factory's defaults filled in); ``x``/``num_classes`` stay None only until preflight reads them from
+    a checkpoint's own config."""
+
     name: str
     label: str
-    x: bool | None = None  # None: the factory's default (a checkpoint's own setting, xalexnet's bias-free build)
-    weights: Any = "default"
+    x: bool | None = None
+    weights: Any = None
     num_classes: int | None = None
     params: dict[str, Any] = field(default_factory=dict)
 
@@ -56,7 +124,7 @@ class MethodSpec:
     name: str
     label: str
     params: dict[str, Any] = field(default_factory=dict)
-    models: list[str] | None = None  # model labels it runs on; None = every model it fits
+    models: list[str] | None = None  # model labels it runs on; None = every model it fits (set by preflight)
 
 
 @dataclass
@@ -73,11 +141,11 @@ class Suite:
     models: list[ModelSpec]
     methods: list[MethodSpec]
     metrics: list[MetricSpec]
-    seed: int = 0
-    device: str = "auto"
-    dtype: str = "float32"
-    description: str = ""
-    report: dict[str, Any] = field(default_factory=lambda: {"heatmap_samples": 4})
+    seed: int = _default(TOP_FIELDS, "seed")
+    device: str = _default(TOP_FIELDS, "device")
+    dtype: str = _default(TOP_FIELDS, "dtype")
+    description: str = _default(TOP_FIELDS, "description")
+    report: dict[str, Any] = field(default_factory=lambda: {k: s.default for k, s in REPORT_FIELDS.items()})
     skipped: list[str] = field(default_factory=list)  # (model, method) pairs left out, with the reason
 
     def to_dict(self) -> dict[str, Any]:
@@ -105,23 +173,16 @@ def _check_keys(obj: dict, allowed: tuple[str, ...], where: str, p: _Problems, e
                   if where else f"{key}: unknown key; allowed: {', '.join(valid)}{suggest(str(key), valid)}")
 
 
-def _typed(obj: dict, key: str, types: tuple[type, ...], where: str, p: _Problems, default: Any,
-           low: float | None = None, choices: tuple | None = None) -> Any:
-    if key not in obj:
-        return default
-    v = obj[key]
-    path = f"{where}.{key}" if where else key
-    if isinstance(v, bool) and bool not in types or not isinstance(v, types):
-        names = "/".join(t.__name__ for t in types)
-        p.add(f"{path}: {v!r} has type {type(v).__name__}; expected {names}")
-        return default
-    if choices is not None and v not in choices:
-        p.add(f"{path}: {v!r} is not allowed; allowed: {', '.join(map(str, choices))}{suggest(str(v), choices)}")
-        return default
-    if low is not None and v < low:
-        p.add(f"{path}: {v!r} is out of range; expected >= {low}")
-        return default
-    return v
+def _field(obj: dict, spec: ParamSpec, where: str, p: _Problems, default: Any = REQUIRED) -> Any:
+    """``obj[spec.name]`` checked against ``spec`` (problems recorded), or its default when absent or wrong."""
+    fallback = spec.default if default is REQUIRED else default
+    if spec.name not in obj:
+        return fallback
+    try:
+        return spec.check(obj[spec.name], f"{where}.{spec.name}" if where else spec.name)
+    except ParamError as err:
+        p.add(str(err))
+        return fallback
 
 
 def _entry(obj: Any, where: str, p: _Problems) -> tuple[str | None, dict]:
@@ -195,7 +256,8 @@ def _unique_labels(specs: list, kind: str, p: _Problems, user_params: list[dict]
 def parse_suite(raw: Any, source: str = "<suite>") -> Suite:
     """Validate a suite mapping (as read from YAML) and return the resolved :class:`Suite`.
 
-    Raises :class:`SuiteError` listing every problem, one line each.
+    Pure: reads no file, builds no model, leaves ``raw`` as it was.  Raises :class:`SuiteError`
+    listing every problem, one line each.
     """
     from ..data import DATASETS
     from ..methods import METHODS
@@ -210,81 +272,25 @@ def parse_suite(raw: Any, source: str = "<suite>") -> Suite:
     for key in ("name", "data", "models", "methods", "metrics"):
         if key not in raw and not (key == "methods" and model_only):
             p.add(f"{key}: required but missing")
-    name = _typed(raw, "name", (str,), "", p, "suite")
-    if isinstance(name, str) and not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
-        p.add(f"name: {name!r} must use letters, digits, '_', '-' or '.' (it names the output folder)")
-    seed = _typed(raw, "seed", (int,), "", p, 0, low=0)
-    device = _typed(raw, "device", (str,), "", p, "auto")
-    if isinstance(device, str) and not DEVICE_RE.match(device):
-        p.add(f"device: {device!r} is not a device; allowed: auto, cpu, cuda, cuda:N, mps")
-    dtype = _typed(raw, "dtype", (str,), "", p, "float32", choices=("float32", "float64"))
-    description = _typed(raw, "description", (str,), "", p, "")
-    report = {"heatmap_samples": 4}
+    top = {key: _field(raw, TOP_FIELDS[key], "", p) for key in ("name", "seed", "device", "dtype", "description")}
+    report = {k: s.default for k, s in REPORT_FIELDS.items()}
     if "report" in raw:
         if isinstance(raw["report"], dict):
             _check_keys(raw["report"], REPORT_KEYS, "report", p)
-            report["heatmap_samples"] = _typed(raw["report"], "heatmap_samples", (int,), "report", p, 4, low=0)
+            report = {k: _field(raw["report"], s, "report", p) for k, s in REPORT_FIELDS.items()}
         else:
             p.add(f"report: expected a mapping with keys {', '.join(REPORT_KEYS)}")
-
-    # data
-    data = DataSpec(name="?")
-    rd = raw.get("data")
-    if rd is not None:
-        dname, drest = _entry(rd, "data", p)
-        dentry = _lookup(DATASETS, dname, "data", p) if dname else None
-        if dname:
-            data.name = dname
-        if dentry is not None:
-            extra = tuple(k for k in dentry.params if k not in ("split", "root"))
-            _check_keys(drest, DATA_KEYS, "data", p, extra=extra)
-            split_spec = dentry.params.get("split")
-            choices = split_spec.choices if split_spec is not None else None
-            data.split = _typed(drest, "split", (str,), "data", p, "test", choices=choices)
-            data.references = _typed(drest, "references", (str,), "data", p, "train", choices=choices)
-            data.n_samples = _typed(drest, "n_samples", (int,), "data", p, 64, low=1)
-            data.batch_size = _typed(drest, "batch_size", (int,), "data", p, 32, low=1)
-            data.n_references = _typed(drest, "n_references", (int,), "data", p, 256, low=1)
-            data.num_workers = _typed(drest, "num_workers", (int,), "data", p, 0, low=0)
-            data.root = _typed(drest, "root", (str, type(None)), "data", p, None)
-            data.subset = _typed(drest, "subset", (str,), "data", p, "first", choices=("first", "random"))
-            data.target = _typed(drest, "target", (str,), "data", p, "predicted", choices=("predicted", "label"))
-            dparams = {k: v for k, v in drest.items() if k in extra}
-            data.params = _resolve(dentry, {**dparams, "split": data.split,
-                                            **({"root": data.root} if "root" in dentry.params else {})}, "data", p)
-            data.params = {k: v for k, v in data.params.items() if k in extra}
-
-    # models
-    models: list[ModelSpec] = []
-    for where, mname, rest, entry in _registered(raw, "models", MODELS, p):
-        extra = tuple(k for k in entry.params if k not in MODEL_KEYS)
-        _check_keys(rest, MODEL_KEYS, where, p, extra=extra)
-        x = _typed(rest, "x", (bool, type(None)), where, p, None)
-        label = _typed(rest, "label", (str,), where, p, mname + ("_x" if x else ""))
-        weights = rest.get("weights", "default")
-        num_classes = _typed(rest, "num_classes", (int, type(None)), where, p, None, low=None)
-        params = {k: v for k, v in rest.items() if k in extra}
-        call = dict(params) if x is None else dict(params, x=x)
-        if weights != "default":
-            call["weights"] = weights
-        if num_classes is not None:
-            call["num_classes"] = num_classes
-        _resolve(entry, call, where, p)
-        models.append(ModelSpec(mname, label, x, weights, num_classes, params))
-    _unique_labels(models, "models", p, [None] * len(models))
+    data = _data(raw.get("data"), DATASETS, p)
+    models = _models(raw, MODELS, p)
 
     # methods
     methods: list[MethodSpec] = []
-    given_params: list[dict] = []
+    given_params: list[dict | None] = []
     for where, mname, rest, entry in _registered(raw, "methods", METHODS, p, allow_empty=model_only):
-        label = _typed(rest, "label", (str,), where, p, mname)
-        only = rest.get("models")
-        if only is not None and (not isinstance(only, list) or not all(isinstance(o, str) for o in only)):
-            p.add(f"{where}.models: expected a list of model labels")
-            only = None
+        label = _field(rest, METHOD_FIELDS["label"], where, p, mname)
+        only = _field(rest, METHOD_FIELDS["models"], where, p)
         params = {k: v for k, v in rest.items() if k not in METHOD_KEYS}
-        resolved = _resolve(entry, params, where, p)
-        methods.append(MethodSpec(mname, label, resolved, only))
+        methods.append(MethodSpec(mname, label, _resolve(entry, params, where, p), only))
         given_params.append(params if "label" not in rest else None)
     _unique_labels(methods, "methods", p, given_params)
 
@@ -292,20 +298,75 @@ def parse_suite(raw: Any, source: str = "<suite>") -> Suite:
     metrics: list[MetricSpec] = []
     given_params = []
     for where, mname, rest, entry in _registered(raw, "metrics", METRICS, p):
-        label = _typed(rest, "label", (str,), where, p, mname)
+        label = _field(rest, METRIC_FIELDS["label"], where, p, mname)
         params = {k: v for k, v in rest.items() if k not in METRIC_KEYS}
         metrics.append(MetricSpec(mname, label, _resolve(entry, params, where, p)))
         given_params.append(params if "label" not in rest else None)
     _unique_labels(metrics, "metrics", p, given_params)
+    _check_method_models(methods, models, p)
+    if p.lines:
+        raise SuiteError(p.lines)
+    return Suite(data=data, models=models, methods=methods, metrics=metrics, report=report, **top)
 
-    if p.lines:
-        raise SuiteError(p.lines)
-    suite = Suite(name=name, data=data, models=models, methods=methods, metrics=metrics, seed=seed, device=device,
-                  dtype=dtype, description=description, report=report)
-    _check_pairs(suite, p)
-    if p.lines:
-        raise SuiteError(p.lines)
-    return suite
+
+def _data(rd: Any, datasets: Registry, p: _Problems) -> DataSpec:
+    """The ``data`` section: harness fields from DATA_FIELDS, the rest are the dataset's own parameters."""
+    data = DataSpec(name="?")
+    if rd is None:
+        return data
+    dname, drest = _entry(rd, "data", p)
+    dentry = _lookup(datasets, dname, "data", p) if dname else None
+    if dname:
+        data.name = dname
+    if dentry is None:
+        return data
+    extra = tuple(k for k in dentry.params if k not in ("split", "root"))
+    _check_keys(drest, DATA_KEYS, "data", p, extra=extra)
+    split_spec = dentry.params.get("split")
+    choices = split_spec.choices if split_spec is not None else None
+    for key in ("n_samples", "batch_size", "n_references", "num_workers", "root", "subset", "target"):
+        setattr(data, key, _field(drest, DATA_FIELDS[key], "data", p))
+    for key in ("split", "references"):  # the dataset's own splits
+        setattr(data, key, _field(drest, replace(DATA_FIELDS[key], choices=choices), "data", p))
+    dparams = {k: v for k, v in drest.items() if k in extra}
+    resolved = _resolve(dentry, {**dparams, "split": data.split,
+                                 **({"root": data.root} if "root" in dentry.params else {})}, "data", p)
+    data.params = {k: v for k, v in resolved.items() if k in extra}
+    return data
+
+
+def _models(raw: dict, models_registry: Registry, p: _Problems) -> list[ModelSpec]:
+    """The ``models`` list with the factory's defaults resolved (never ``weights: default`` or ``x: null``).
+
+    With a checkpoint path for ``weights``, ``x`` and ``num_classes`` left out stay None here:
+    the checkpoint's own config decides them in preflight (it reads the file; validation does not).
+    """
+    from ..preflight import is_checkpoint_path
+
+    models: list[ModelSpec] = []
+    for where, mname, rest, entry in _registered(raw, "models", models_registry, p):
+        extra = tuple(k for k in entry.params if k not in MODEL_KEYS)
+        _check_keys(rest, MODEL_KEYS, where, p, extra=extra)
+        given_x = _field(rest, MODEL_FIELDS["x"], where, p)
+        label = _field(rest, MODEL_FIELDS["label"], where, p, mname + ("_x" if given_x else ""))
+        num_classes = _field(rest, MODEL_FIELDS["num_classes"], where, p)
+        params = {k: v for k, v in rest.items() if k in extra}
+        own = {k: s.default for k, s in entry.params.items()}
+        weights = rest["weights"] if "weights" in rest else own.get("weights")
+        if weights == "default":  # the old spelling of "the factory's default"
+            weights = own.get("weights")
+        from_checkpoint = isinstance(weights, str) and is_checkpoint_path(weights)
+        x = given_x if given_x is not None or from_checkpoint else own.get("x")
+        if num_classes is None and not from_checkpoint:
+            num_classes = own.get("num_classes")
+        call = dict(params)
+        for key, value in (("x", x), ("num_classes", num_classes), ("weights", weights)):
+            if key in rest or (key in entry.params and value is not None):
+                call[key] = value
+        _resolve(entry, call, where, p)
+        models.append(ModelSpec(mname, label, x, weights, num_classes, params))
+    _unique_labels(models, "models", p, [None] * len(models))
+    return models
 
 
 def _all_model_only(metrics: Any) -> bool:
@@ -321,40 +382,12 @@ def _all_model_only(metrics: Any) -> bool:
     return True
 
 
-def _check_pairs(suite: Suite, p: _Problems) -> None:
-    """Methods that need a homogeneous model: run them on the X-models, refuse explicit misfits."""
-    from ..methods import METHODS
-    from ..models import create, non_homogeneous_layers
-
-    labels = [m.label for m in suite.models]
-    structure: dict[str, list] = {}
-    for i, me in enumerate(suite.methods):
-        if me.models is not None:
-            for lab in me.models:
-                if lab not in labels:
-                    p.add(f"methods[{i}].models: '{lab}' is not a model label; allowed: {', '.join(labels)}"
-                          f"{suggest(lab, labels)}")
-        if not METHODS.get(me.name).meta.get("requires_homogeneous") or not me.params.get("check", True):
-            continue
-        fits = []
-        for m in suite.models:
-            if me.models is not None and m.label not in me.models:
-                continue
-            if m.label not in structure:
-                # the architecture alone, unless a checkpoint file decides it (its own x and config)
-                ckpt = m.weights if isinstance(m.weights, str) and Path(m.weights).expanduser().is_file() else None
-                arch = create(m.name, x=m.x, weights=ckpt, num_classes=m.num_classes, **m.params)
-                structure[m.label] = non_homogeneous_layers(arch)
-            bad = structure[m.label]
-            if not bad:
-                fits.append(m.label)
-            elif me.models is not None:
-                p.add(f"methods[{i}]: '{me.name}' needs a homogeneous model but '{m.label}' has layer "
-                      f"'{bad[0][0]}' ({bad[0][1]}); use its X-variant (x: true)")
-            else:
-                suite.skipped.append(f"{me.label} on {m.label}: layer '{bad[0][0]}' ({bad[0][1]})")
-        if not fits and me.models is None:
-            p.add(f"methods[{i}]: '{me.name}' needs a homogeneous (bias-free) model and none of the suite's models "
-                  f"is one; add an X-variant, e.g. {{name: {suite.models[0].name}, x: true}}")
-        elif me.models is None:
-            me.models = fits
+def _check_method_models(methods: list[MethodSpec], models: list[ModelSpec], p: _Problems) -> None:
+    """A method's ``models`` must name model labels of the suite.  (Whether a method fits a model is
+    preflight's question: it needs the built architecture.)"""
+    labels = [m.label for m in models]
+    for i, me in enumerate(methods):
+        for lab in me.models or []:
+            if lab not in labels:
+                p.add(f"methods[{i}].models: '{lab}' is not a model label; allowed: {', '.join(labels)}"
+                      f"{suggest(lab, labels)}")

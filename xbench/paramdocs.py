@@ -1,0 +1,104 @@
+"""One-line meanings of the parameters of every registered method, metric, model and dataset.
+
+The convention (issue 13): a parameter's meaning is a declared help string kept here, keyed by
+``"<entry>.<parameter>"`` where one entry uses a name in its own sense, else by the parameter
+name shared by every entry that takes it.  ``tests/test_registry.py`` checks that every
+registered parameter has one, so a new parameter without a meaning fails the tests;
+``xbench describe NAME`` and ``xbench list methods -v`` print them.
+"""
+
+from __future__ import annotations
+
+HELP: dict[str, str] = {
+    # shared meanings
+    "max_batch": "most model inputs per forward/backward pass (the chunk size; lower it when memory is short)",
+    "seed": "seed of the random numbers this entry draws (same seed, same values)",
+    "n_steps": "number of points on the integration path (more = smaller quadrature error, slower)",
+    "baseline": "the reference input x' the path starts from: zero (the mean colour), blur, uniform, or a number",
+    "method": "quadrature rule along the path",
+    "n_samples": "number of noisy or perturbed copies drawn per input",
+    "stdev": "standard deviation of the Gaussian input noise (in normalised input units)",
+    "abs": "return absolute values",
+    "steps": "number of points on the perturbation curve (default: image height; at most the pixel count)",
+    "substrate": "what removed pixels are replaced by: zero (mean colour), blur, mean, uniform noise",
+    "output": "score plotted on the curve: softmax probability or raw logit of the target",
+    "blur_kernel": "side of the Gaussian blur kernel in pixels (odd)",
+    "blur_sigma": "standard deviation of the Gaussian blur in pixels",
+    "fractions": "fractions of pixels at which the curve is evaluated, each in [0, 1]",
+    "radius": "L-inf radius of the uniform input noise (normalised input units)",
+    "norm": "norm of the attribution change: Frobenius or max-abs",
+    "eps": "guard added to a denominator so a zero change gives a finite value",
+    "x": "build the bias-free X-variant (homogeneous; needed by x_gradient)",
+    "num_classes": "number of output logits",
+    "weights": "trained/default weights: a name the model knows, a checkpoint path, or null for random init",
+    "size": "input image side in pixels",
+    "in_channels": "number of input image channels",
+    "split": "which part of the dataset to read",
+    "root": "folder that holds the dataset files",
+    # methods
+    "blur_ig.max_sigma": "largest Gaussian blur (pixels) where the path starts",
+    "expected_gradients.k": "references x random alphas drawn per input (one gradient each)",
+    "grad_cam.layer": "dotted name of the convolutional layer to explain (default: the last Conv2d)",
+    "grad_cam.relu": "keep only the positive part of the map, as in the paper",
+    "guided_ig.fraction": "share of features moved at each step (those with the smallest |gradient|)",
+    "guided_ig.max_dist": "how far (in alpha) a feature may stray from the straight-line path",
+    "occlusion.window": "side of the square occluding window in pixels",
+    "occlusion.stride": "step between window positions in pixels",
+    "smoothgrad.kind": "how the noisy gradients are combined: mean, mean of squares, or variance",
+    "split_ig.ratio": "the split point: where the logit has reached this share of its change along the path",
+    "split_ig.part": "which part of the path to integrate: left of the split, right of it, or the full path",
+    "x_gradient.check": "verify once per model that it is homogeneous (refuse biased models)",
+    # metrics
+    "abpc.divisor": "the sum over fractions is divided by this (10 in paper B, for 9 points)",
+    "abpc.clip": "clip the normalised outputs to [0, 1] as in paper B",
+    "accuracy.topk": "k of the top-k accuracy",
+    "contrast.scales": "contrast factors a the inputs are multiplied by (1.0 = unchanged)",
+    "ig_distance.n_steps": "Gauss-Legendre points of the reference IG (128 in paper A)",
+    "ig_distance.eps": "guard added to mean|IG| so an all-zero IG gives a finite distance",
+    "infidelity.noise_std": "standard deviation of the Gaussian perturbations I",
+    "infidelity.normalize": "rescale attributions by the least-squares beta before comparing (Yeh et al.)",
+    "keep_remove.blur_kernel": "side of the blur kernel of the substrate in pixels (default: the paper's)",
+    "keep_remove.blur_sigma": "standard deviation of the substrate blur in pixels (default: the paper's)",
+    "sensitivity_axiom.patch_size": "side of the square patch in pixels (default: image height / 8)",
+    "sensitivity_axiom.n_patches": "random patches tried per input (null: every patch)",
+    "sensitivity_axiom.rtol": "a patch counts as attributed when its max |A| exceeds rtol x the image's max |A|",
+    "sensitivity_axiom.output_tol": "the output counts as changed when the target logit moves by more than this",
+    "sensitivity_n.ns": "subset sizes n (pixels) to evaluate, each at most the pixel count",
+    "sensitivity_n.n_subsets": "random subsets drawn per n",
+    "timing.repeats": "timed repetitions; the median is reported",
+    "timing.warmup": "untimed runs before timing (kernel selection, caches)",
+    "timing.batches": "leading batches timed per cell (null: every batch)",
+    # models
+    "cifar_resnet20.seed": "seed of the random initialisation",
+    "cifar_vgg.seed": "seed of the random initialisation",
+    "cifar_vgg.cfg": "which VGG layer layout",
+    "cifar_vgg.width": "channel width multiplier (1.0 = the standard widths)",
+    "cifar_vgg.batch_norm": "insert BatchNorm after each convolution (no X-variant then)",
+    "digits_cnn.width": "channels of the first convolution (the others scale with it)",
+    "synthetic_cnn.width": "channels of the first convolution (the others scale with it)",
+    "inception_v3.transform_input": "re-normalise inputs to Google's [-1, 1] scaling (null: when torchvision weights)",
+    "mlp.in_features": "number of input features (30 for breast_cancer)",
+    "mlp.hidden": "hidden layer sizes, input to output",
+    "mlp.data": "dataset the default 'trained' weights are trained on",
+    # datasets
+    "breast_cancer.seed": "seed of the train/test split",
+    "breast_cancer.test_fraction": "share of subjects in the test split",
+    "cifar10.download": "download CIFAR-10 into root when it is missing",
+    "imagenet.resize": "resize the shorter side to this before the center crop (default: size / 0.875)",
+    "imagenet.synsets": "file mapping folder names to class indices (default: the sorted folder names)",
+    "nhanes.features": "CSV of features, one subject a row (default: root/X_sparsity.csv)",
+    "nhanes.labels": "labels file, .npy or CSV of 0/1 (default: root/y_sparsity.npy)",
+    "nhanes.index_col": "the features CSV's first column is a subject id",
+    "nhanes.rep": "repetition: the random state of the train/val/test split",
+    "nhanes.n_train": "subjects in the train split",
+    "nhanes.n_val": "subjects in the validation split",
+    "synthetic.num_classes": "number of pattern classes (plus, cross, square, h, t, l)",
+    "synthetic.n": "images generated (default: 2000 train, 500 test/val)",
+    "synthetic.seed": "seed of the generated images",
+    "synthetic.mask": "ground-truth mask: the pattern's pixels or its bounding box",
+}
+
+
+def param_doc(entry: str, param: str) -> str:
+    """The one-line meaning of ``param`` of the registered ``entry`` ("" when none is declared)."""
+    return HELP.get(f"{entry}.{param}") or HELP.get(param, "")

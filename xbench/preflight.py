@@ -1,0 +1,362 @@
+"""Preflight: everything a validated suite still needs checked against the data and the models, before any work.
+
+:func:`xbench.suite.parse_suite` checks what the YAML says; :func:`preflight` checks what it means
+on this machine, reading one input and building every model on PyTorch's ``meta`` device (shapes
+only: no memory, no compute, no weights copied):
+
+* the device exists (``mps``, ``cuda:N``);
+* the data split opens; ``n_samples`` beyond its size is resolved to the number actually evaluated;
+* every checkpoint is a readable file that fits its architecture (errors name ``models[i].weights``),
+  torchvision weights are in the local cache or downloadable;
+* one dry forward pass of one input through each model (a model that does not fit the data is
+  named by field), and the model's outputs cover the data's classes;
+* each method fits the models it runs on (x_gradient: homogeneous; grad_cam: a Conv2d on images);
+  each metric fits the data (localisation: masks; steps, ns, patch sizes <= pixels);
+* a memory estimate of the largest buffers before anything is allocated.
+
+It fills in what planning needs: which models each method runs on (``MethodSpec.models``), the
+pairs left out (``Suite.skipped``), and ``x``/``num_classes`` read from a checkpoint's config.
+Every problem is one line; they are raised together as a :class:`~xbench.errors.SuiteError`.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .errors import SuiteError, XBenchError
+from .suite.schema import ModelSpec, Suite
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT_SUFFIXES = (".pt", ".pth", ".tar", ".ckpt", ".bin")
+IMAGE_ONLY = ("grad_cam", "blur_ig", "occlusion")  # methods whose definition needs [C, H, W] inputs
+MEMORY_SHARE = 0.5  # refuse a run whose estimated buffers exceed this share of the device's memory
+
+
+def is_checkpoint_path(weights: str) -> bool:
+    """True when ``weights`` names a file rather than weights the factory knows by name."""
+    return "/" in weights or "\\" in weights or weights.startswith("~") or weights.endswith(CHECKPOINT_SUFFIXES)
+
+
+def preflight(suite: Suite) -> None:
+    """Check ``suite`` against the data and the models (see the module docstring); raise SuiteError."""
+    problems: list[str] = []
+    _check_device(suite.device, problems)
+    if problems:
+        raise SuiteError(problems)
+    x0, info, has_masks = _check_data(suite, problems)
+    if x0 is None:
+        raise SuiteError(problems)
+    built = {m.label: _check_model(i, m, suite, x0, info, problems) for i, m in enumerate(suite.models)}
+    if problems:
+        raise SuiteError(problems)
+    _check_methods(suite, built, x0, problems)
+    _check_metrics(suite, x0, info, has_masks, built, problems)
+    _check_memory(suite, x0, built, problems)
+    if problems:
+        raise SuiteError(problems)
+
+
+# ---- device ---------------------------------------------------------------------------------------
+def _check_device(device: str, problems: list[str]) -> None:
+    if device == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        problems.append("device: 'mps' was asked for but this machine has no MPS (Apple GPU) backend; "
+                        "use device: auto or cpu")
+    elif device.startswith("cuda"):
+        if not torch.cuda.is_available():
+            problems.append(f"device: '{device}' was asked for but CUDA is not available here; use device: auto or cpu")
+        elif ":" in device and int(device.split(":")[1]) >= torch.cuda.device_count():
+            problems.append(f"device: '{device}' does not exist; this machine has cuda:0..cuda:"
+                            f"{torch.cuda.device_count() - 1}")
+
+
+# ---- data -----------------------------------------------------------------------------------------
+def _open(name: str, split: str, spec, field: str, problems: list[str]):
+    from .data import create as create_data
+
+    try:
+        return create_data(name, split, root=spec.root, **spec.params)
+    except XBenchError as err:
+        problems.append(str(err))
+    except Exception as err:  # noqa: BLE001 - a broken data folder must still give one line
+        problems.append(f"{field}: cannot read {name} split '{split}': {type(err).__name__}: {_first_line(err)}")
+    return None
+
+
+def _check_data(suite: Suite, problems: list[str]) -> tuple[torch.Tensor | None, dict, bool]:
+    """Open the split, read one input; resolve n_samples / n_references to what the split holds."""
+    spec = suite.data
+    ds = _open(spec.name, spec.split, spec, "data", problems)
+    if ds is None:
+        return None, {}, False
+    n = len(ds)
+    if n == 0:
+        problems.append(f"data.split: {spec.name} split '{spec.split}' holds no samples")
+        return None, {}, False
+    if spec.n_samples > n:
+        # documented choice: evaluate the whole split and record the number actually evaluated
+        log.warning("data.n_samples: %d asked, %s split '%s' holds %d; evaluating (and recording) %d",
+                    spec.n_samples, spec.name, spec.split, n, n)
+        spec.n_samples = n
+    try:
+        item = ds.dataset[0]
+    except Exception as err:  # noqa: BLE001
+        problems.append(f"data: cannot read the first sample of {spec.name}: {type(err).__name__}: {_first_line(err)}")
+        return None, {}, False
+    x0 = torch.as_tensor(item[0])
+    if _uses_references(suite):
+        ref = _open(spec.name, spec.references, spec, "data.references", problems)
+        if ref is not None:
+            spec.n_references = min(spec.n_references, len(ref))
+    return x0, dict(ds.info), bool(getattr(ds, "has_masks", False) or len(item) > 2)
+
+
+def _uses_references(suite: Suite) -> bool:
+    from .methods import METHODS
+
+    return any("references" in inspect.signature(METHODS.get(me.name).fn).parameters for me in suite.methods)
+
+
+# ---- models ---------------------------------------------------------------------------------------
+def _check_model(i: int, m: ModelSpec, suite: Suite, x0: torch.Tensor, info: dict,
+                 problems: list[str]) -> torch.nn.Module | None:
+    """Build model ``i`` on the meta device (loading a checkpoint checks it fits) and run one input through."""
+    from .models import MODELS, create
+
+    where = f"models[{i}]"
+    entry = MODELS.get(m.name)
+    w = m.weights
+    if isinstance(w, str) and is_checkpoint_path(w):
+        if not _check_checkpoint_file(i, w, problems):
+            return None
+        _resolve_from_checkpoint(i, m, problems)
+    build_w = None if w == "trained" else w  # the cached/trained model has exactly this architecture
+    try:
+        with torch.device("meta"):
+            model = create(m.name, x=m.x, weights=build_w, num_classes=m.num_classes, device="meta", **m.params)
+    except XBenchError as err:
+        problems.append(_name_field(where, str(err)))
+        return None
+    except Exception as err:  # noqa: BLE001 - e.g. a negative layer size: still one line naming the model
+        problems.append(f"{where}: '{m.name}' cannot be built with {_settings(m)}: {_first_line(err)}")
+        return None
+    if m.x is None:
+        m.x = bool(entry.params["x"].default) if "x" in entry.params else None
+    dtype = getattr(torch, suite.dtype)
+    try:
+        with torch.no_grad():
+            out = model.to(dtype)(torch.empty((1, *x0.shape), device="meta", dtype=dtype))
+    except Exception as err:  # noqa: BLE001 - any shape error of the dry forward pass
+        problems.append(f"{where}: '{m.name}' does not fit the data ({suite.data.name}: one input is "
+                        f"{'x'.join(map(str, x0.shape))}): {_first_line(err)}{_shape_hint(i, m, suite)}")
+        return None
+    if not isinstance(out, torch.Tensor) or out.dim() != 2 or out.shape[0] != 1:
+        problems.append(f"{where}: '{m.name}' returns {tuple(getattr(out, 'shape', ()))} for one input; "
+                        "a classifier returns [N, classes]")
+        return None
+    k, classes = int(out.shape[1]), info.get("num_classes")
+    if isinstance(classes, int) and k < classes:
+        problems.append(f"{where}.num_classes: the model has {k} outputs but {suite.data.name} has {classes} "
+                        f"classes; set num_classes: {classes}")
+    if m.num_classes is None:
+        m.num_classes = k
+    return model
+
+
+def _check_checkpoint_file(i: int, w: str, problems: list[str]) -> bool:
+    p = Path(w).expanduser()
+    field = f"models[{i}].weights"
+    fix = f"give the path of a file written by torch.save (--set models.{i}.weights=/path/to/checkpoint)"
+    if not p.exists():
+        problems.append(f"{field}: checkpoint file '{w}' does not exist; {fix}")
+    elif p.is_dir():
+        problems.append(f"{field}: '{w}' is a folder, not a checkpoint file; {fix}")
+    elif p.stat().st_size == 0:
+        problems.append(f"{field}: '{w}' is empty (0 bytes); {fix}")
+    elif not os.access(p, os.R_OK):
+        problems.append(f"{field}: '{w}' cannot be read (permissions)")
+    else:
+        return True
+    return False
+
+
+def _resolve_from_checkpoint(i: int, m: ModelSpec, problems: list[str]) -> None:
+    """x and num_classes left unset follow the checkpoint's own config (as ``models.create`` does)."""
+    from .models.checkpoints import checkpoint_config
+
+    try:
+        cfg = checkpoint_config(m.weights) or {}
+    except XBenchError:
+        return  # unreadable: the meta build below reports it, naming the field
+    if cfg.get("model") not in (None, m.name):
+        return
+    if m.x is None and "x" in cfg:
+        m.x = bool(cfg["x"])
+    if m.num_classes is None:
+        m.num_classes = (cfg.get("model_params") or {}).get("num_classes")
+
+
+def _name_field(where: str, message: str) -> str:
+    """Prefix a model factory's message with the field path: ``weights: ...`` -> ``models[0].weights: ...``."""
+    head, sep, rest = message.partition(": ")
+    if sep and head.isidentifier():
+        return f"{where}.{head}: {rest}"
+    if sep and head.startswith("model(") and ")." in head:  # the registry's "model(name).param: ..."
+        return f"{where}.{head.split(').', 1)[1]}: {rest}"
+    return f"{where}: {message}"
+
+
+def _shape_hint(i: int, m: ModelSpec, suite: Suite) -> str:
+    from .models import MODELS
+
+    own = MODELS.get(m.name).params
+    keys = [k for k in ("size", "in_features", "in_channels") if k in own]
+    parts = [f"models[{i}].{k} = {m.params.get(k, own[k].default)}" for k in keys]
+    parts += [f"data.{k} = {v}" for k, v in suite.data.params.items() if k == "size"]
+    return f" (check {', '.join(parts)})" if parts else ""
+
+
+def _settings(m: ModelSpec) -> str:
+    return ", ".join(f"{k}={v}" for k, v in {"x": m.x, "num_classes": m.num_classes, **m.params}.items()
+                     if v is not None)
+
+
+# ---- methods and metrics --------------------------------------------------------------------------
+def _misfit(method: Any, model: torch.nn.Module, x0: torch.Tensor) -> str | None:
+    """Why ``method`` cannot run on ``model`` with inputs like ``x0`` (None when it can)."""
+    from .methods import METHODS
+    from .models import non_homogeneous_layers
+
+    if method.name in IMAGE_ONLY and x0.dim() != 3:
+        return f"needs image inputs [C, H, W], the data's are {tuple(x0.shape)}"
+    if method.name == "grad_cam":
+        from .methods.captum_methods import find_layer
+
+        try:
+            find_layer(model, method.params.get("layer"), "layer")
+        except XBenchError as err:
+            return str(err).removeprefix("layer: ")
+    if METHODS.get(method.name).meta.get("requires_homogeneous") and method.params.get("check", True):
+        bad = non_homogeneous_layers(model)
+        if bad:
+            return (f"needs a homogeneous model but it has layer '{bad[0][0]}' ({bad[0][1]}); "
+                    "use its X-variant (x: true)")
+    return None
+
+
+def _check_methods(suite: Suite, built: dict[str, torch.nn.Module | None], x0: torch.Tensor,
+                   problems: list[str]) -> None:
+    """Decide the models each method runs on: explicit misfits are errors, implicit ones are skipped."""
+    for j, me in enumerate(suite.methods):
+        pinned = me.models is not None
+        fits = []
+        for m in suite.models:
+            if pinned and m.label not in me.models:
+                continue
+            why = _misfit(me, built[m.label], x0)
+            if why is None:
+                fits.append(m.label)
+            elif pinned:
+                problems.append(f"methods[{j}]: '{me.name}' on '{m.label}': {why}")
+            else:
+                suite.skipped.append(f"{me.label} on {m.label}: {why}")
+        if not fits and not pinned:
+            first = _misfit(me, built[suite.models[0].label], x0)
+            hint = (f"; add an X-variant, e.g. {{name: {suite.models[0].name}, x: true}}"
+                    if "homogeneous" in (first or "") else "")
+            problems.append(f"methods[{j}]: '{me.name}' fits none of the suite's models ({first}){hint}")
+        elif not pinned:
+            me.models = fits
+
+
+def _check_metrics(suite: Suite, x0: torch.Tensor, info: dict, has_masks: bool,
+                   built: dict[str, torch.nn.Module | None], problems: list[str]) -> None:
+    """Bounds that depend on the data: counts of pixels, masks, classes."""
+    from .metrics import METRICS
+
+    n_pix = int(x0.shape[-2] * x0.shape[-1]) if x0.dim() == 3 else int(x0.numel())
+    side = int(min(x0.shape[-2:])) if x0.dim() == 3 else int(x0.numel())
+    classes = info.get("num_classes")
+    for k, mt in enumerate(suite.metrics):
+        entry = METRICS.get(mt.name)
+        where = f"metrics[{k}]"
+        needs = str(entry.meta.get("needs", "")) + " " + entry.description
+        if "masks" in needs and not has_masks:
+            problems.append(f"{where}: '{mt.name}' needs ground-truth masks and {suite.data.name} has none; "
+                            "use a dataset with masks (synthetic) or drop it")
+        _at_most(mt.params.get("steps"), n_pix, f"{where}.steps", "pixels of one input", problems)
+        for v in mt.params.get("ns") or ():
+            _at_most(v, n_pix, f"{where}.ns", "pixels of one input", problems)
+        _at_most(mt.params.get("patch_size"), side, f"{where}.patch_size", "pixels of the image side", problems)
+        if isinstance(classes, int):
+            _at_most(mt.params.get("topk"), classes, f"{where}.topk", f"classes of {suite.data.name}", problems)
+    for j, me in enumerate(suite.methods):
+        for key in ("window", "stride"):
+            _at_most(me.params.get(key), side, f"methods[{j}].{key}", "pixels of the image side", problems)
+
+
+def _at_most(value: Any, limit: int, field: str, what: str, problems: list[str]) -> None:
+    if isinstance(value, int) and not isinstance(value, bool) and value > limit:
+        problems.append(f"{field}: {value} is more than the {limit} {what}; expected int in [1, {limit}]")
+
+
+# ---- memory ---------------------------------------------------------------------------------------
+COUNT_PARAMS = ("steps", "n_samples", "n_subsets", "n_steps", "k", "n_patches")
+
+
+def memory_budget(device: str) -> int:
+    """Bytes of memory on ``device`` (the GPU's total, or the machine's physical memory)."""
+    if device.startswith("cuda") and torch.cuda.is_available():
+        idx = int(device.split(":")[1]) if ":" in device else 0
+        return int(torch.cuda.get_device_properties(idx).total_memory)
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):
+        return 8 * 2**30
+
+
+def estimate_bytes(suite: Suite, x0: torch.Tensor, built: dict[str, torch.nn.Module | None]) -> dict[str, int]:
+    """Lower bounds (bytes) of the largest buffers a run holds at once, by the field that sizes them.
+
+    One batch of inputs and its attributions; the reference inputs; the largest model's weights;
+    per-sample buffers of the largest count parameter (curve points, noise draws) at 8 bytes each.
+    """
+    item = int(x0.numel()) * torch.tensor([], dtype=getattr(torch, suite.dtype)).element_size()
+    bs = min(suite.data.batch_size, suite.data.n_samples)
+    out = {"data.batch_size": 2 * bs * item}
+    if _uses_references(suite):
+        out["data.n_references"] = suite.data.n_references * item
+    for i, m in enumerate(suite.models):
+        model = built.get(m.label)
+        if model is not None:
+            out[f"models[{i}]"] = sum(p.numel() for p in model.parameters()) * item // max(int(x0.numel()), 1)
+    for kind, specs in (("methods", suite.methods), ("metrics", suite.metrics)):
+        for j, s in enumerate(specs):
+            for key in COUNT_PARAMS:
+                v = s.params.get(key)
+                if isinstance(v, int) and not isinstance(v, bool):
+                    out[f"{kind}[{j}].{key}"] = bs * (v + 1) * 8
+    return out
+
+
+def _check_memory(suite: Suite, x0: torch.Tensor, built: dict, problems: list[str]) -> None:
+    est = estimate_bytes(suite, x0, built)
+    budget = memory_budget(suite.device)
+    total = sum(est.values())
+    if total > MEMORY_SHARE * budget:
+        field, biggest = max(est.items(), key=lambda kv: kv[1])
+        problems.append(f"{field}: the run would hold at least {total / 2**30:.1f} GiB at once ({field}: "
+                        f"{biggest / 2**30:.1f} GiB), more than {MEMORY_SHARE:.0%} of the {budget / 2**30:.0f} GiB "
+                        f"this device has; lower it")
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip().splitlines()
+    line = text[0] if text else type(err).__name__
+    return line if len(line) <= 200 else line[:197] + "..."
