@@ -7,18 +7,52 @@ import sys
 from pathlib import Path
 
 from .errors import XBenchError
+from .registry import ParamSpec
 
 LIST_KINDS = ("methods", "metrics", "models", "datasets", "suites")
 
+FLAGS = {s.name: s for s in (
+    # the command-line numbers, checked with the same vocabulary as suite fields
+    ParamSpec("--limit", None, (int,), low=1, high=10_000_000, doc="evaluate at most N samples"),
+    ParamSpec("--epochs", None, (int,), low=1, high=100_000, doc="training epochs"),
+    ParamSpec("--batch-size", None, (int,), low=1, high=100_000, doc="training batch size"),
+    ParamSpec("--lr", None, (float,), low=1e-9, high=10.0, doc="learning rate"),
+    ParamSpec("--seed", 0, (int,), low=0, high=2**32 - 1, doc="training seed"),
+    ParamSpec("--workers", None, (int,), low=1, high=64, doc="parallel processes"),
+)}
+
+
+class UsageError(XBenchError):
+    """A command line argparse cannot read (printed as one line, exit code 2, like every user error)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # noqa: D102 - argparse's hook; one line instead of usage + message
+        command = f"{self.prog.split(' ', 1)[1]}: " if " " in self.prog else ""
+        raise UsageError(f"{command}{message} (see {self.prog} --help)")
+
+
+def _check_flags(args: argparse.Namespace) -> None:
+    """Range-check every numeric flag given (FLAGS), one line naming the flag."""
+    from .errors import ParamError
+
+    for flag, spec in FLAGS.items():
+        value = getattr(args, flag.lstrip("-").replace("-", "_"), None)
+        if value is not None:
+            try:
+                spec.check(value, flag)
+            except ParamError as err:
+                raise XBenchError(str(err)) from None
+
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="xbench", description="Benchmark feature attribution methods.")
-    sub = p.add_subparsers(dest="command", required=True)
+    p = _Parser(prog="xbench", description="Benchmark feature attribution methods.")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     r = sub.add_parser("run", help="run a suite (YAML path or built-in name) and write results, tables and plots")
     r.add_argument("suite", help="path to a suite YAML file, or a built-in suite name (xbench list suites)")
     r.add_argument("--out", help="run directory (default: results/<suite name>)")
-    r.add_argument("--device", help="override the suite's device: auto, cpu, cuda, cuda:N")
+    r.add_argument("--device", help="override the suite's device: auto, cpu, cuda, cuda:N, mps")
     r.add_argument("--resume", action="store_true", help="skip finished units of an interrupted run in --out")
     r.add_argument("--limit", type=int, metavar="N", help="evaluate at most N samples (a quick look)")
     r.add_argument("--data-root", help="override data.root (folder of ImageNet / CIFAR-10 / CSV data)")
@@ -28,6 +62,12 @@ def _parser() -> argparse.ArgumentParser:
 
     lst = sub.add_parser("list", help="list methods, metrics, models, datasets or suites")
     lst.add_argument("kind", nargs="*", help=f"what to list: {', '.join(LIST_KINDS)} (default: all)")
+    lst.add_argument("-v", "--verbose", action="store_true",
+                     help="also each parameter: type, default, bounds and meaning")
+
+    de = sub.add_parser("describe", help="a method, metric, model or dataset: each parameter's type, default, "
+                                         "bounds and meaning ('suite' describes the suite fields)")
+    de.add_argument("name")
 
     rep = sub.add_parser("report", help="regenerate tables and plots of a run directory from its results.csv")
     rep.add_argument("run_dir")
@@ -43,7 +83,7 @@ def _parser() -> argparse.ArgumentParser:
     tr.add_argument("--model-param", action="append", default=[], metavar="KEY=VALUE", help="extra model parameter")
     tr.add_argument("--lr", type=float, help="learning rate (default: the recipe's)")
     tr.add_argument("--batch-size", type=int, help="batch size (default: the recipe's)")
-    tr.add_argument("--seed", type=int, default=0)
+    tr.add_argument("--seed", type=int, default=FLAGS["--seed"].default)
     tr.add_argument("--device", default="auto")
     tr.add_argument("--quiet", action="store_true", help="no progress bar or per-epoch log")
 
@@ -60,8 +100,9 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def list_registry(kind: str | list[str] | None) -> str:
-    """Text listing of the named registry (or all), one name and description a line."""
+def list_registry(kind: str | list[str] | None, verbose: bool = False) -> str:
+    """Text listing of the named registry (or all), one name and description a line (``verbose``: and
+    each parameter, as :func:`describe_entry` prints it)."""
     from . import data, methods, metrics, models
     from .suite import builtin_suites
 
@@ -80,13 +121,76 @@ def list_registry(kind: str | list[str] | None) -> str:
         items = sources[k]()
         out.append(f"{k}:")
         width = max((len(n) for n in items), default=0)
-        out += [f"  {n.ljust(width)}  {d}" for n, d in items.items()]
+        for n, d in items.items():
+            out.append(f"  {n.ljust(width)}  {d}")
+            if verbose and k in REGISTRIES:
+                out += ["    " + line for line in _param_lines(REGISTRIES[k](), n)]
+    return "\n".join(out)
+
+
+REGISTRIES = {  # kind -> the registry (imported lazily: listing must stay fast)
+    "methods": lambda: __import__("xbench.methods", fromlist=["METHODS"]).METHODS,
+    "metrics": lambda: __import__("xbench.metrics", fromlist=["METRICS"]).METRICS,
+    "models": lambda: __import__("xbench.models", fromlist=["MODELS"]).MODELS,
+    "datasets": lambda: __import__("xbench.data", fromlist=["DATASETS"]).DATASETS,
+}
+
+
+def _table(specs: list[tuple[str, ParamSpec, str]]) -> list[str]:
+    """Two lines per parameter: its name and meaning, then its accepted values and default."""
+    if not specs:
+        return ["(no parameters)"]
+    width = max(len(name) for name, _, _ in specs)
+    out = []
+    for name, spec, doc in specs:
+        default = "required" if spec.required else f"default {spec.default!r}"
+        out += [f"{name.ljust(width)}  {doc or '(no description)'}", f"{''.ljust(width)}  {spec.describe()}; {default}"]
+    return out
+
+
+def _param_lines(registry, name: str) -> list[str]:
+    from .paramdocs import param_doc
+
+    entry = registry.get(name)
+    return _table([(p, spec, param_doc(name, p)) for p, spec in entry.params.items()])
+
+
+def describe_entry(name: str) -> str:
+    """Every registered entry called ``name`` (or the suite fields for ``suite``): description and parameters."""
+    from .registry import suggest
+
+    if name == "suite":
+        from .suite.schema import DATA_FIELDS, METHOD_FIELDS, METRIC_FIELDS, MODEL_FIELDS, REPORT_FIELDS, TOP_FIELDS
+
+        out = ["suite fields (a YAML mapping; xbench run SUITE):"]
+        for title, fields in (("", TOP_FIELDS), ("data.", DATA_FIELDS), ("models[i].", MODEL_FIELDS),
+                              ("methods[i].", METHOD_FIELDS), ("metrics[i].", METRIC_FIELDS),
+                              ("report.", REPORT_FIELDS)):
+            out += ["  " + line for line in _table([(title + k, s, s.doc) for k, s in fields.items()])]
+        out.append("  plus each entry's own parameters (xbench describe NAME)")
+        return "\n".join(out)
+    out = []
+    every = []
+    for kind, get in REGISTRIES.items():
+        registry = get()
+        every += registry.available()
+        if name in registry:
+            out.append(f"{name} ({kind[:-1]}): {registry.get(name).description}")
+            out += ["  " + line for line in _param_lines(registry, name)]
+    if not out:
+        raise XBenchError(f"describe: '{name}' is not a method, metric, model or dataset (xbench list)"
+                          f"{suggest(name, every + ['suite'])}")
     return "\n".join(out)
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    """Run one command; returns the exit code (0, 2 for any user error, 130 when interrupted)."""
     try:
+        try:
+            args = _parser().parse_args(argv)
+        except SystemExit as done:  # --help, --version
+            return int(done.code or 0)
+        _check_flags(args)
         if args.command == "list":
             from .registry import suggest
 
@@ -94,7 +198,10 @@ def main(argv: list[str] | None = None) -> int:
                 if k not in LIST_KINDS:
                     raise XBenchError(f"list: '{k}' is not a kind; allowed: {', '.join(LIST_KINDS)}"
                                       f"{suggest(k, list(LIST_KINDS))}")
-            print(list_registry(args.kind))
+            print(list_registry(args.kind, verbose=args.verbose))
+            return 0
+        if args.command == "describe":
+            print(describe_entry(args.name))
             return 0
         if args.command == "report":
             from .report import make_report
@@ -120,11 +227,9 @@ def main(argv: list[str] | None = None) -> int:
 
             if not args.quiet:
                 logging.basicConfig(level=logging.INFO, format="%(message)s")
-            for flag, value in (("--epochs", args.epochs), ("--batch-size", args.batch_size)):
-                if value is not None and value < 1:
-                    raise XBenchError(f"{flag}: {value} is out of range; expected >= 1")
             path = train_model(args.model, args.data, x=args.x, epochs=args.epochs, out=args.out, root=args.root,
-                               data_params=parse_set(args.data_param), model_params=parse_set(args.model_param),
+                               data_params=parse_set(args.data_param, "--data-param"),
+                               model_params=parse_set(args.model_param, "--model-param"),
                                lr=args.lr, batch_size=args.batch_size, seed=args.seed, device=args.device,
                                progress=not args.quiet)
             print(f"checkpoint: {path}  (use it in a suite as weights: {path})")
@@ -132,8 +237,6 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "train-prior":
             from .priors import run_priors
 
-            if args.workers is not None and args.workers < 1:
-                raise XBenchError(f"--workers: {args.workers} is out of range; expected >= 1")
             out = run_priors(args.suite, args.out, resume=args.resume, progress=not args.quiet, workers=args.workers)
             print(f"results: {out}  report: {out}/index.md")
             return 0
@@ -156,9 +259,6 @@ def main(argv: list[str] | None = None) -> int:
                 overrides["device"] = args.device
             if args.data_root:
                 overrides["data.root"] = args.data_root
-            if args.limit is not None:
-                if args.limit < 1:
-                    raise XBenchError(f"--limit: {args.limit} is out of range; expected >= 1")
             from .suite.loader import parse_set
 
             overrides.update(parse_set(args.set))
@@ -174,6 +274,11 @@ def main(argv: list[str] | None = None) -> int:
         for line in str(err).splitlines():
             print(f"xbench: error: {line}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `xbench list -v | head`: the reader left; not an error of ours
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
         print("xbench: interrupted; finished units are saved, continue with --resume", file=sys.stderr)
         return 130

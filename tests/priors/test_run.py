@@ -29,10 +29,15 @@ def test_builtin_suites_load():
 
 @pytest.mark.parametrize("patch, message", [
     ({"methods": ["x_gradient", "gradent"]}, "methods[1].name: 'gradent' is not a prior method"),
-    ({"protocol": {"epochs": 0}}, "protocol.epochs: 0 is not an integer"),
+    ({"protocol": {"epochs": 0}}, "protocol.epochs: 0 is out of range"),
+    ({"protocol": {"lr": float("nan")}}, "protocol.lr: nan is not a finite number"),
+    ({"seed": 2**70}, "seed: 1180591620717411303424 does not fit in 64 bits"),
+    ({"name": ".."}, "name: '..' is not allowed"),
+    ({"model": {"name": "mlp", "params": {"hiden": [8]}}}, "model.params.hiden: 'hiden' is not a parameter"),
+    ({"timing": {"rounds": 10**9}}, "timing.rounds: 1000000000 is out of range"),
     ({"protocol": {"lambda": [1]}}, "protocol.lambda: unknown key"),
-    ({"prior": "sparse"}, "prior: 'sparse' is not a prior"),
-    ({"k_sweep": {"ks": [0, 256]}}, "k_sweep.ks:"),
+    ({"prior": "sparse"}, "prior: 'sparse' is not allowed"),
+    ({"k_sweep": {"ks": [0, 256]}}, "k_sweep.ks[0]: 0 is out of range"),
     ({"methods": [{"name": "gradient", "k": 4}]}, "methods[0].k: only expected_gradients takes k"),
 ])
 def test_validation_names_the_field(patch, message):

@@ -13,9 +13,11 @@ from typing import Any
 
 import yaml
 
-from ..errors import SuiteError
-from ..registry import suggest
+from ..errors import ParamError, SuiteError, UnknownNameError
+from ..registry import ParamSpec, suggest
 from ..suite.loader import read_suite_yaml
+from ..suite.schema import REQUIRED, SAFE_NAME
+from ..suite.schema import TOP_FIELDS as TOP_SUITE_FIELDS
 from .attributions import MAX_K, PRIOR_METHODS
 from .penalties import PENALTIES
 
@@ -23,12 +25,59 @@ PAPER_LAMBDAS = (0.01, 0.1, 1.0, 10.0, 100.0)
 """Paper A §4.3's grid of prior strengths, chosen per method on validation."""
 
 KINDS = ("tabular", "image")
-TOP_KEYS = ("name", "description", "kind", "seed", "data", "model", "prior", "protocol", "methods", "k_sweep",
-            "timing", "evaluation", "workers")
-PROTOCOL_DEFAULTS: dict[str, Any] = {"repetitions": 10, "n_train": 100, "n_val": 100, "n_test": None, "epochs": 100,
-                                     "lr": 1e-3, "lambdas": list(PAPER_LAMBDAS), "standardize": True}
-TIMING_DEFAULTS: dict[str, Any] = {"steps": 10, "rounds": 5, "warmup": 2, "lambda": 1.0}
-EVALUATION_DEFAULTS: dict[str, Any] = {"attribution": "expected_gradients", "k": 16}
+ATTRIBUTIONS = ("expected_gradients", "gradient", "x_gradient", "rrr", "own")
+_LAMBDA = {"types": (list,), "items": (float,), "low": 0.0, "high": 1e6}
+
+
+def _fields(*specs: ParamSpec) -> dict[str, ParamSpec]:
+    return {s.name: s for s in specs}
+
+
+TOP_FIELDS = _fields(
+    ParamSpec("name", REQUIRED, (str,), pattern=SAFE_NAME, pattern_help=TOP_SUITE_FIELDS["name"].pattern_help,
+              doc="the suite's name; names its output folder"),
+    ParamSpec("description", "", (str,), doc="one line on what the suite measures"),
+    ParamSpec("kind", "tabular", choices=KINDS, doc="tabular (MLP on features) or image (CNN on pixels)"),
+    ParamSpec("seed", 0, (int,), low=0, high=2**32 - 1, doc="seed of every random draw"),
+    ParamSpec("workers", None, (int, type(None)), low=1, high=64, doc="parallel processes (default: min(2, cores))"),
+)
+PROTOCOL_FIELDS = _fields(
+    ParamSpec("repetitions", 10, (int,), low=1, high=1_000, doc="independent train/val/test draws"),
+    ParamSpec("n_train", 100, (int,), low=2, high=10_000_000, doc="training samples per repetition"),
+    ParamSpec("n_val", 100, (int,), low=2, high=10_000_000, doc="validation samples (choose lambda)"),
+    ParamSpec("n_test", None, (int, type(None)), low=2, high=10_000_000, doc="test samples (null: the rest)"),
+    ParamSpec("epochs", 100, (int,), low=1, high=100_000, doc="training epochs"),
+    ParamSpec("lr", 1e-3, (float,), low=1e-9, high=10.0, doc="Adam learning rate"),
+    ParamSpec("lambdas", list(PAPER_LAMBDAS), **_LAMBDA, doc="prior strengths tried, chosen on validation"),
+    ParamSpec("standardize", True, (bool,), doc="standardise features with the training split's mean/std"),
+)
+K_SWEEP_FIELDS = _fields(
+    ParamSpec("ks", [1, 2, 4, 8, 16, 32, 64, 128], (list,), items=(int,), low=1, high=MAX_K,
+              doc="Expected Gradients reference counts k to train with"),
+    ParamSpec("lambdas", None, (list, type(None)), items=(float,), low=0.0, high=1e6,
+              doc="prior strengths (null: the protocol's)"),
+    ParamSpec("repetitions", None, (int, type(None)), low=1, high=1_000, doc="repetitions (null: the protocol's)"),
+)
+TIMING_FIELDS = _fields(
+    ParamSpec("steps", 10, (int,), low=1, high=100_000, doc="training steps timed per round"),
+    ParamSpec("rounds", 5, (int,), low=1, high=1_000, doc="timed rounds (median reported)"),
+    ParamSpec("warmup", 2, (int,), low=0, high=1_000, doc="untimed rounds first"),
+    ParamSpec("lambda", 1.0, (float,), low=0.0, high=1e6, doc="prior strength while timing"),
+)
+EVALUATION_FIELDS = _fields(
+    ParamSpec("attribution", "expected_gradients", choices=ATTRIBUTIONS,
+              doc="attribution the trained models are evaluated with"),
+    ParamSpec("k", 16, (int,), low=1, high=MAX_K, doc="references of the evaluation attribution"),
+)
+METHOD_FIELDS = _fields(
+    ParamSpec("name", REQUIRED, (str,), doc="a prior method"),
+    ParamSpec("k", 1, (int,), low=1, high=MAX_K, doc="Expected Gradients references (expected_gradients only)"),
+    ParamSpec("lambdas", None, **_LAMBDA, doc="prior strengths (default: the protocol's)"),
+)
+PROTOCOL_DEFAULTS: dict[str, Any] = {k: s.default for k, s in PROTOCOL_FIELDS.items()}
+TIMING_DEFAULTS: dict[str, Any] = {k: s.default for k, s in TIMING_FIELDS.items()}
+EVALUATION_DEFAULTS: dict[str, Any] = {k: s.default for k, s in EVALUATION_FIELDS.items()}
+TOP_KEYS = (*TOP_FIELDS, "data", "model", "prior", "protocol", "methods", "k_sweep", "timing", "evaluation")
 
 
 @dataclass(frozen=True)
@@ -64,9 +113,9 @@ class PriorSuite:
     k_sweep: dict[str, Any] | None = None
     timing: dict[str, Any] = field(default_factory=lambda: dict(TIMING_DEFAULTS))
     evaluation: dict[str, Any] = field(default_factory=lambda: dict(EVALUATION_DEFAULTS))
-    seed: int = 0
-    workers: int | None = None
-    description: str = ""
+    seed: int = TOP_FIELDS["seed"].default
+    workers: int | None = TOP_FIELDS["workers"].default
+    description: str = TOP_FIELDS["description"].default
     source: str = ""
 
     def to_dict(self) -> dict[str, Any]:
@@ -113,91 +162,75 @@ def load_prior_suite(spec: str | Path) -> PriorSuite:
     return parse_prior_suite(raw, source)
 
 
-def _number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+def _get(obj: dict, spec: ParamSpec, where: str, problems: list[str]) -> Any:
+    """``obj[spec.name]`` checked against ``spec`` (a problem recorded when wrong), else its default."""
+    if spec.name not in obj:
+        return spec.default
+    try:
+        return spec.check(obj[spec.name], f"{where}.{spec.name}" if where else spec.name)
+    except ParamError as err:
+        problems.append(str(err))
+        return spec.default
 
 
-def _int_in(problems: list[str], where: str, value: Any, low: int, high: int | None = None,
-            allow_none: bool = False) -> None:
-    if value is None and allow_none:
-        return
-    if not isinstance(value, int) or isinstance(value, bool) or value < low or (high is not None and value > high):
-        rng = f"[{low}, {high}]" if high is not None else f">= {low}"
-        problems.append(f"{where}: {value!r} is not an integer {rng}{' or null' if allow_none else ''}")
-
-
-def _lambdas(problems: list[str], where: str, value: Any) -> tuple[float, ...]:
-    if not isinstance(value, list) or not value or not all(_number(v) and v >= 0 for v in value):
-        problems.append(f"{where}: {value!r} is not a non-empty list of numbers >= 0")
-        return ()
-    return tuple(float(v) for v in value)
-
-
-def _named(value: Any, where: str, problems: list[str]) -> dict[str, Any]:
-    """``name`` or ``{name: ..., params: {...}}`` -> a dict with both."""
+def _named(value: Any, where: str, problems: list[str], registry) -> dict[str, Any]:
+    """``name`` or ``{name: ..., params: {...}}`` -> a dict with both, the params checked against the registry."""
     if isinstance(value, str):
-        return {"name": value, "params": {}}
-    if isinstance(value, dict) and isinstance(value.get("name"), str):
-        extra = sorted(set(value) - {"name", "params"})
-        if extra:
-            problems.append(f"{where}.{extra[0]}: unknown key; allowed: name, params{suggest(extra[0], ['params'])}")
-        params = value.get("params") or {}
-        if not isinstance(params, dict):
-            problems.append(f"{where}.params: {params!r} is not a mapping")
-            params = {}
-        return {"name": value["name"], "params": dict(params)}
-    problems.append(f"{where}: {value!r} is not a name or a mapping with 'name'")
-    return {"name": "", "params": {}}
+        value = {"name": value}
+    if not (isinstance(value, dict) and isinstance(value.get("name"), str)):
+        problems.append(f"{where}: {value!r} is not a name or a mapping with 'name'")
+        return {"name": "", "params": {}}
+    extra = sorted(set(value) - {"name", "params"})
+    if extra:
+        problems.append(f"{where}.{extra[0]}: unknown key; allowed: name, params{suggest(str(extra[0]), ['params'])}")
+    params = value.get("params") or {}
+    if not isinstance(params, dict):
+        problems.append(f"{where}.params: {params!r} is not a mapping")
+        params = {}
+    try:
+        registry.get(value["name"]).resolve(params, where=f"{where}.params")
+    except UnknownNameError as err:
+        problems.append(f"{where}.name: {err}")
+    except ParamError as err:
+        problems.append(str(err))
+    return {"name": value["name"], "params": dict(params)}
 
 
-def _section(raw: dict, key: str, defaults: dict[str, Any], problems: list[str]) -> dict[str, Any]:
+def _section(raw: dict, key: str, fields: dict[str, ParamSpec], problems: list[str]) -> dict[str, Any]:
+    """A mapping section (protocol, timing, ...) with every field checked and every default filled in."""
     value = raw.get(key) or {}
     if not isinstance(value, dict):
         problems.append(f"{key}: {value!r} is not a mapping")
-        return dict(defaults)
+        value = {}
     for k in value:
-        if k not in defaults:
-            problems.append(f"{key}.{k}: unknown key; allowed: {', '.join(defaults)}{suggest(k, list(defaults))}")
-    return {**defaults, **{k: v for k, v in value.items() if k in defaults}}
+        if k not in fields:
+            problems.append(f"{key}.{k}: unknown key; allowed: {', '.join(fields)}{suggest(str(k), list(fields))}")
+    return {name: _get(value, spec, key, problems) for name, spec in fields.items()}
 
 
 def parse_prior_suite(raw: Any, source: str = "<dict>") -> PriorSuite:
     """Validate a raw mapping into a :class:`PriorSuite`; raises :class:`SuiteError`, one line per problem."""
+    from ..data import DATASETS
+    from ..models import MODELS
+
     if not isinstance(raw, dict):
         raise SuiteError(f"{source}: a prior suite must be a mapping, got {type(raw).__name__}")
     problems: list[str] = []
     for key in raw:
         if key not in TOP_KEYS:
             problems.append(f"{key}: unknown key; allowed: {', '.join(TOP_KEYS)}{suggest(str(key), list(TOP_KEYS))}")
-    name = raw.get("name")
-    if not isinstance(name, str) or not name:
-        problems.append(f"name: {name!r} is not a non-empty string")
-    kind = raw.get("kind", "tabular")
-    if kind not in KINDS:
-        problems.append(f"kind: {kind!r} is not allowed; allowed: {', '.join(KINDS)}{suggest(str(kind), KINDS)}")
-    prior = raw.get("prior", "sparsity" if kind == "tabular" else "smoothness")
-    if prior not in PENALTIES:
-        problems.append(f"prior: {prior!r} is not a prior; allowed: {', '.join(PENALTIES)}"
-                        f"{suggest(str(prior), list(PENALTIES))}")
-    seed = raw.get("seed", 0)
-    _int_in(problems, "seed", seed, 0)
-    workers = raw.get("workers")
-    _int_in(problems, "workers", workers, 1, allow_none=True)
-    data = _named(raw.get("data"), "data", problems)
-    model = _named(raw.get("model", "mlp" if kind == "tabular" else "digits_cnn"), "model", problems)
+    if "name" not in raw:
+        problems.append("name: required but missing")
+    top = {k: _get(raw, spec, "", problems) for k, spec in TOP_FIELDS.items()}
+    kind = top["kind"]
+    prior_spec = ParamSpec("prior", "sparsity" if kind == "tabular" else "smoothness", choices=tuple(PENALTIES))
+    prior = _get(raw, prior_spec, "", problems)
+    data = _named(raw.get("data"), "data", problems, DATASETS)
+    model = _named(raw.get("model", "mlp" if kind == "tabular" else "digits_cnn"), "model", problems, MODELS)
 
-    protocol = _section(raw, "protocol", PROTOCOL_DEFAULTS, problems)
-    _int_in(problems, "protocol.repetitions", protocol["repetitions"], 1)
-    for key in ("n_train", "n_val"):
-        _int_in(problems, f"protocol.{key}", protocol[key], 2)
-    _int_in(problems, "protocol.n_test", protocol["n_test"], 2, allow_none=True)
-    _int_in(problems, "protocol.epochs", protocol["epochs"], 1)
-    if not _number(protocol["lr"]) or protocol["lr"] <= 0:
-        problems.append(f"protocol.lr: {protocol['lr']!r} is not a number > 0")
-    protocol["lambdas"] = list(_lambdas(problems, "protocol.lambdas", protocol["lambdas"]))
-    if not isinstance(protocol["standardize"], bool):
-        problems.append(f"protocol.standardize: {protocol['standardize']!r} is not true or false")
-    reps = protocol["repetitions"] if isinstance(protocol["repetitions"], int) else 1
+    protocol = _section(raw, "protocol", PROTOCOL_FIELDS, problems)
+    protocol["lambdas"] = list(protocol["lambdas"])
+    reps = protocol["repetitions"]
 
     units: list[MethodUnit] = []
     methods = raw.get("methods")
@@ -213,17 +246,10 @@ def parse_prior_suite(raw: Any, source: str = "<dict>") -> PriorSuite:
 
     sweep = raw.get("k_sweep")
     if sweep is not None:
-        sweep = _section(raw, "k_sweep", {"ks": [1, 2, 4, 8, 16, 32, 64, 128], "lambdas": None, "repetitions": None},
-                         problems)
-        ks = sweep["ks"]
-        if not isinstance(ks, list) or not ks or not all(isinstance(k, int) and 1 <= k <= MAX_K for k in ks):
-            problems.append(f"k_sweep.ks: {ks!r} is not a non-empty list of integers in [1, {MAX_K}]")
-            ks = []
-        lams = (_lambdas(problems, "k_sweep.lambdas", sweep["lambdas"]) if sweep["lambdas"] is not None
-                else tuple(protocol["lambdas"]))
-        _int_in(problems, "k_sweep.repetitions", sweep["repetitions"], 1, allow_none=True)
-        sreps = min(reps, sweep["repetitions"] or reps) if isinstance(sweep["repetitions"], (int, type(None))) else 1
-        for k in ks:
+        sweep = _section(raw, "k_sweep", K_SWEEP_FIELDS, problems)
+        lams = tuple(sweep["lambdas"]) if sweep["lambdas"] is not None else tuple(protocol["lambdas"])
+        sreps = min(reps, sweep["repetitions"] or reps)
+        for k in sweep["ks"]:
             label = label_of("expected_gradients", k)
             same = next((j for j, u in enumerate(units) if u.label == label), None)
             if same is None:
@@ -232,27 +258,15 @@ def parse_prior_suite(raw: Any, source: str = "<dict>") -> PriorSuite:
                 u = units[same]
                 union = tuple(sorted(set(u.lambdas) | set(lams)))
                 units[same] = MethodUnit(u.label, u.name, u.k, union, max(u.repetitions, sreps))
-        sweep = {"ks": list(ks), "lambdas": list(lams), "repetitions": sreps}
+        sweep = {"ks": list(sweep["ks"]), "lambdas": list(lams), "repetitions": sreps}
 
-    timing = _section(raw, "timing", TIMING_DEFAULTS, problems)
-    for key in ("steps", "rounds"):
-        _int_in(problems, f"timing.{key}", timing[key], 1)
-    _int_in(problems, "timing.warmup", timing["warmup"], 0)
-    if not _number(timing["lambda"]) or timing["lambda"] < 0:
-        problems.append(f"timing.lambda: {timing['lambda']!r} is not a number >= 0")
-    evaluation = _section(raw, "evaluation", EVALUATION_DEFAULTS, problems)
-    if evaluation["attribution"] not in ("expected_gradients", "gradient", "x_gradient", "rrr", "own"):
-        problems.append(f"evaluation.attribution: {evaluation['attribution']!r} is not allowed; allowed: "
-                        "expected_gradients, gradient, rrr, own")
-    _int_in(problems, "evaluation.k", evaluation["k"], 1, MAX_K)
-    desc = raw.get("description", "")
-    if not isinstance(desc, str):
-        problems.append(f"description: {desc!r} is not a string")
+    timing = _section(raw, "timing", TIMING_FIELDS, problems)
+    evaluation = _section(raw, "evaluation", EVALUATION_FIELDS, problems)
     if problems:
         raise SuiteError([f"{source}: {p}" for p in problems])
-    return PriorSuite(name=name, kind=kind, data=data, model=model, prior=prior, protocol=protocol, methods=units,
-                      k_sweep=sweep, timing=timing, evaluation=evaluation, seed=seed, workers=workers,
-                      description=desc, source=source)
+    return PriorSuite(name=top["name"], kind=kind, data=data, model=model, prior=prior, protocol=protocol,
+                      methods=units, k_sweep=sweep, timing=timing, evaluation=evaluation, seed=top["seed"],
+                      workers=top["workers"], description=top["description"], source=source)
 
 
 def _method(m: Any, where: str, default_lambdas: list[float], reps: int, problems: list[str]) -> MethodUnit | None:
@@ -261,17 +275,16 @@ def _method(m: Any, where: str, default_lambdas: list[float], reps: int, problem
     if not isinstance(m, dict) or not isinstance(m.get("name"), str):
         problems.append(f"{where}: {m!r} is not a method name or a mapping with 'name'")
         return None
-    allowed = ("name", "k", "lambdas")
     for key in m:
-        if key not in allowed:
-            problems.append(f"{where}.{key}: unknown key; allowed: {', '.join(allowed)}{suggest(str(key), allowed)}")
+        if key not in METHOD_FIELDS:
+            problems.append(f"{where}.{key}: unknown key; allowed: {', '.join(METHOD_FIELDS)}"
+                            f"{suggest(str(key), list(METHOD_FIELDS))}")
     name = m["name"]
     if name not in PRIOR_METHODS:
         problems.append(f"{where}.name: '{name}' is not a prior method; available: {', '.join(PRIOR_METHODS)}"
                         f"{suggest(name, list(PRIOR_METHODS))}")
         return None
-    k = m.get("k", 1)
-    _int_in(problems, f"{where}.k", k, 1, MAX_K)
+    k = _get(m, METHOD_FIELDS["k"], where, problems)
     if "k" in m and name != "expected_gradients":
         problems.append(f"{where}.k: only expected_gradients takes k")
     if PRIOR_METHODS[name].attribution is None:
@@ -279,5 +292,6 @@ def _method(m: Any, where: str, default_lambdas: list[float], reps: int, problem
         if "lambdas" in m:
             problems.append(f"{where}.lambdas: {name} is unregularised and takes no lambdas")
     else:
-        lams = _lambdas(problems, f"{where}.lambdas", m["lambdas"]) if "lambdas" in m else tuple(default_lambdas)
-    return MethodUnit(label_of(name, k if isinstance(k, int) else 1), name, k if isinstance(k, int) else 1, lams, reps)
+        given = _get(m, METHOD_FIELDS["lambdas"], where, problems)
+        lams = tuple(given) if given is not None else tuple(default_lambdas)
+    return MethodUnit(label_of(name, k), name, k, lams, reps)
