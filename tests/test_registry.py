@@ -45,3 +45,72 @@ def test_schema_types_choices_bounds_defaults():
         reg.get("ff")
     with pytest.raises(ValueError, match="registered twice"):
         reg.register("f", description="again")(f)
+
+
+REGISTRIES = {"method": methods.METHODS, "metric": metrics.METRICS, "model": models.MODELS,
+              "dataset": data.DATASETS}
+EVERY_PARAM = [(kind, name, p) for kind, reg in REGISTRIES.items() for name in reg.available()
+               for p in reg.get(name).params]
+
+
+@pytest.mark.parametrize("kind,name,param", EVERY_PARAM, ids=[f"{n}.{p}" for _, n, p in EVERY_PARAM])
+def test_every_parameter_has_a_meaning_and_bounded_counts(kind, name, param):
+    from xbench.paramdocs import param_doc
+
+    spec = REGISTRIES[kind].get(name).params[param]
+    doc = param_doc(name, param)
+    assert doc and "\n" not in doc, f"{name}.{param}: declare its meaning in xbench/paramdocs.py HELP"
+    counts = int in spec.types or (spec.items is not None and int in spec.items)
+    if counts:  # every count has a stated maximum (no resource bombs)
+        assert spec.high is not None and spec.low is not None, f"{name}.{param}: {spec.describe()}"
+
+
+def test_no_stale_parameter_meanings():
+    from xbench.paramdocs import HELP
+
+    used = set()
+    for _, name, p in EVERY_PARAM:
+        used.add(f"{name}.{p}" if f"{name}.{p}" in HELP else p)
+    assert set(HELP) - used == set()
+
+
+@pytest.mark.parametrize("kind", ["methods", "metrics", "models", "datasets"])
+def test_describe_and_list_verbose_print_every_parameter(kind, capsys):
+    from xbench.cli import main
+    from xbench.paramdocs import param_doc
+
+    registry = REGISTRIES[kind[:-1]]
+    assert main(["list", kind, "-v"]) == 0
+    listing = capsys.readouterr().out
+    for name in registry.available():
+        assert main(["describe", name]) == 0
+        text = capsys.readouterr().out
+        assert f"{name} ({kind[:-1]})" in text
+        for p, spec in registry.get(name).params.items():
+            default = "required" if spec.required else f"default {spec.default!r}"
+            assert f"{spec.describe()}; {default}" in text and param_doc(name, p) in text
+            assert param_doc(name, p) in listing
+
+
+def test_paramspec_rejects_non_finite_huge_and_nested_values():
+    from xbench.registry import ParamSpec
+
+    f = ParamSpec("r", 0.1, (float,), low=0.0)
+    for bad, message in ((float("nan"), "not a finite number"), (float("inf"), "not a finite number"),
+                         (-1.0, "out of range")):
+        with pytest.raises(ParamError, match=message):
+            f.check(bad, "r")
+    n = ParamSpec("n", 1, (int,), low=0)
+    with pytest.raises(ParamError, match="does not fit in 64 bits"):
+        n.check(2**70, "n")
+    lst = ParamSpec("xs", [0.5], (list,), items=(float,), low=0.0, high=1.0)
+    assert lst.check([0, 1], "xs") == [0.0, 1.0]
+    for bad, message in (([0.5, [1.0]], r"xs\[1\]: \[1.0\] has type list"), ([2.0], r"xs\[0\]: 2.0 is out of range"),
+                         ([], "a list of 0 items"), ([float("nan")], "not a finite number")):
+        with pytest.raises(ParamError, match=message):
+            lst.check(bad, "xs")
+    s = ParamSpec("name", "x", (str,), pattern=r"[a-z]+", pattern_help="lower-case letters")
+    with pytest.raises(ParamError, match="allowed: lower-case letters"):
+        s.check("A..", "name")
+    with pytest.raises(ParamError, match=r"^c: .{57}\.\.\. is not allowed"):  # a huge value is cut: one short line
+        ParamSpec("c", "a", choices=("a", "b")).check("z" * 500, "c")
