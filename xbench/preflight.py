@@ -58,7 +58,7 @@ def preflight(suite: Suite) -> None:
     if problems:
         raise SuiteError(problems)
     _check_methods(suite, built, x0, problems)
-    _check_metrics(suite, x0, info, has_masks, built, problems)
+    _check_metrics(suite, x0, has_masks, problems)
     _check_memory(suite, x0, built, problems)
     if problems:
         raise SuiteError(problems)
@@ -278,27 +278,23 @@ def _check_methods(suite: Suite, built: dict[str, torch.nn.Module | None], x0: t
             me.models = fits
 
 
-def _check_metrics(suite: Suite, x0: torch.Tensor, info: dict, has_masks: bool,
-                   built: dict[str, torch.nn.Module | None], problems: list[str]) -> None:
-    """Bounds that depend on the data: counts of pixels, masks, classes."""
+def _check_metrics(suite: Suite, x0: torch.Tensor, has_masks: bool, problems: list[str]) -> None:
+    """What depends on the data: masks, and counts of pixels (``accuracy`` clips its top-k to the classes itself)."""
     from .metrics import METRICS
 
     n_pix = int(x0.shape[-2] * x0.shape[-1]) if x0.dim() == 3 else int(x0.numel())
     side = int(min(x0.shape[-2:])) if x0.dim() == 3 else int(x0.numel())
-    classes = info.get("num_classes")
     for k, mt in enumerate(suite.metrics):
         entry = METRICS.get(mt.name)
         where = f"metrics[{k}]"
-        needs = str(entry.meta.get("needs", "")) + " " + entry.description
-        if "masks" in needs and not has_masks:
+        # what a metric consumes is declared in its registration ("needs"), or said in its description
+        if ("masks" in str(entry.meta.get("needs", "")) or "needs masks" in entry.description) and not has_masks:
             problems.append(f"{where}: '{mt.name}' needs ground-truth masks and {suite.data.name} has none; "
                             "use a dataset with masks (synthetic) or drop it")
         _at_most(mt.params.get("steps"), n_pix, f"{where}.steps", "pixels of one input", problems)
         for v in mt.params.get("ns") or ():
             _at_most(v, n_pix, f"{where}.ns", "pixels of one input", problems)
         _at_most(mt.params.get("patch_size"), side, f"{where}.patch_size", "pixels of the image side", problems)
-        if isinstance(classes, int):
-            _at_most(mt.params.get("topk"), classes, f"{where}.topk", f"classes of {suite.data.name}", problems)
     for j, me in enumerate(suite.methods):
         for key in ("window", "stride"):
             _at_most(me.params.get(key), side, f"methods[{j}].{key}", "pixels of the image side", problems)

@@ -88,3 +88,17 @@ def test_errors_are_collected_one_line_each(tiny_suite):
         preflight(parse_suite(raw))
     assert [line.split(":")[0] for line in err.value.problems] == ["models[0]", "models[1]"]
     assert all("\n" not in line for line in err.value.problems)
+
+
+OFFLINE = ("digits", "synthetic", "breast_cancer")
+
+
+@pytest.mark.parametrize("name", sorted(__import__("xbench.suite", fromlist=["x"]).builtin_suites()))
+def test_every_builtin_suite_validates_and_the_offline_ones_pass_preflight(name):
+    from xbench.suite import load_suite
+
+    suite = load_suite(name)
+    assert all(m.weights != "default" for m in suite.models)
+    if suite.data.name in OFFLINE:
+        preflight(suite)  # meta-device dry forward of every model, every method matched to its models
+        assert all(me.models for me in suite.methods)
