@@ -89,3 +89,21 @@ def test_train_then_use_the_checkpoint_in_a_suite(tmp_path, capsys):
 def test_list_unknown_kind(capsys):
     assert main(["list", "method"]) == 2
     assert "did you mean 'methods'" in capsys.readouterr().err
+
+
+def test_help_exits_0_and_usage_errors_are_one_line(capsys):
+    assert main(["--help"]) == 0
+    assert "describe" in capsys.readouterr().out
+    assert main(["run"]) == 2  # argparse's own error: one line, our prefix, exit 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("xbench: error: run: the following arguments are required: suite")
+
+
+def test_describe_suite_lists_every_field_with_its_default(capsys):
+    from xbench.suite.schema import DATA_FIELDS, TOP_FIELDS
+
+    assert main(["describe", "suite"]) == 0
+    out = capsys.readouterr().out
+    for name, spec in {**TOP_FIELDS, **{f"data.{k}": s for k, s in DATA_FIELDS.items()}}.items():
+        assert f"  {name} " in out and spec.doc in out
+    assert "default 64" in out  # data.n_samples: the same default DataSpec uses
