@@ -326,7 +326,8 @@ def estimate_bytes(suite: Suite, x0: torch.Tensor, built: dict[str, torch.nn.Mod
     One batch of inputs and its attributions; the reference inputs; the largest model's weights;
     per-sample buffers of the largest count parameter (curve points, noise draws) at 8 bytes each.
     """
-    item = int(x0.numel()) * torch.tensor([], dtype=getattr(torch, suite.dtype)).element_size()
+    esize = torch.tensor([], dtype=getattr(torch, suite.dtype)).element_size()
+    item = int(x0.numel()) * esize  # one input
     bs = min(suite.data.batch_size, suite.data.n_samples)
     out = {"data.batch_size": 2 * bs * item}
     if _uses_references(suite):
@@ -334,7 +335,7 @@ def estimate_bytes(suite: Suite, x0: torch.Tensor, built: dict[str, torch.nn.Mod
     for i, m in enumerate(suite.models):
         model = built.get(m.label)
         if model is not None:
-            out[f"models[{i}]"] = sum(p.numel() for p in model.parameters()) * item // max(int(x0.numel()), 1)
+            out[f"models[{i}]"] = sum(p.numel() for p in model.parameters()) * esize
     for kind, specs in (("methods", suite.methods), ("metrics", suite.metrics)):
         for j, s in enumerate(specs):
             for key in COUNT_PARAMS:
