@@ -183,6 +183,17 @@ def describe_entry(name: str) -> str:
     return "\n".join(out)
 
 
+def _notes_to_stderr() -> None:
+    """Preflight's notes (e.g. n_samples resolved to the split's size) as ``xbench: note: ...`` lines."""
+    import logging
+
+    log = logging.getLogger("xbench.preflight")
+    if not log.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("xbench: note: %(message)s"))
+        log.addHandler(handler)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run one command; returns the exit code (0, 2 for any user error, 130 when interrupted)."""
     try:
@@ -261,6 +272,7 @@ def main(argv: list[str] | None = None) -> int:
                 overrides["data.root"] = args.data_root
             from .suite.loader import parse_set
 
+            _notes_to_stderr()
             overrides.update(parse_set(args.set))
             suite = load_suite(args.suite, overrides)
             if args.limit is not None:
