@@ -310,7 +310,9 @@ COUNT_PARAMS = ("steps", "n_samples", "n_subsets", "n_steps", "k", "n_patches")
 
 
 def memory_budget(device: str) -> int:
-    """Bytes of memory on ``device`` (the GPU's total, or the machine's physical memory)."""
+    """Bytes of memory on ``device`` (the GPU's total, ``auto`` resolved as the run does, or the machine's RAM)."""
+    if device == "auto" and torch.cuda.is_available():
+        device = "cuda"
     if device.startswith("cuda") and torch.cuda.is_available():
         idx = int(device.split(":")[1]) if ":" in device else 0
         return int(torch.cuda.get_device_properties(idx).total_memory)
