@@ -175,23 +175,36 @@ def test_nonfinite_attributions_are_recorded_and_flagged(tmp_path):
 
 @pytest.mark.slow
 def test_sigkill_and_resume_give_the_same_rows(reference, tmp_path):
-    """A real SIGKILL at an arbitrary point, then --resume: same rows as an uninterrupted run."""
-    raw, _, df = reference
+    """A real SIGKILL mid-run, then --resume: bit-identical rows (chunk_size included) to an uninterrupted run.
+
+    Both runs are subprocesses with the same thread count, so they compute with the same kernels; ig_distance
+    is in the suite because its cached 128-step reference once made a resumed unit record another chunk size."""
+    raw = copy.deepcopy(reference[0])
+    raw["metrics"] = [*raw["metrics"], {"name": "ig_distance", "n_steps": 16}]
     suite = tmp_path / "tiny.yaml"
     suite.write_text(yaml.safe_dump(raw))
+    env = dict(os.environ, PYTHONUNBUFFERED="1", OMP_NUM_THREADS=str(torch.get_num_threads()))
+
+    def cmd(out: Path) -> list[str]:
+        return [sys.executable, "-m", "xbench", "run", str(suite), "--out", str(out), "--quiet"]
+
+    whole = subprocess.run(cmd(tmp_path / "whole"), env=env, capture_output=True, text=True, timeout=600)
+    assert whole.returncode == 0, whole.stderr
     out = tmp_path / "killed"
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
-    cmd = [sys.executable, "-m", "xbench", "run", str(suite), "--out", str(out), "--quiet"]
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.time() + 120
+    proc = subprocess.Popen(cmd(out), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.time() + 300
     while time.time() < deadline and len(list((out / "parts").rglob("*.csv"))) < 20 and proc.poll() is None:
         time.sleep(0.05)
     assert proc.poll() is None, "the run finished before it could be killed"
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    done = subprocess.run(cmd + ["--resume"], env=env, capture_output=True, text=True, timeout=300)
+    assert not (out / "complete").exists()
+    done = subprocess.run(cmd(out) + ["--resume"], env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
-    pd.testing.assert_frame_equal(df, read_results(out))
+    pd.testing.assert_frame_equal(read_results(tmp_path / "whole"), read_results(out), check_exact=True)
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["invocations"] == 2 and manifest["resumed"]  # the killed invocation counts too
+    assert (out / "complete").exists() and not (out / ".xbench-lock").exists()
 
 
 def test_small_memory_budget_gives_the_same_values(tmp_path):
