@@ -18,6 +18,7 @@ run are removed by the next run.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
@@ -237,8 +238,11 @@ class RunDir:
                 return
             except FileExistsError:
                 pass
+            except FileNotFoundError:
+                continue  # the holder's start-up cleaned our temp file away: try again
             finally:
-                os.remove(tmp)
+                with contextlib.suppress(FileNotFoundError):
+                    os.remove(tmp)
             try:
                 holder = json.loads(lock.read_text())
             except (OSError, ValueError):
@@ -248,7 +252,8 @@ class RunDir:
                 lock.unlink(missing_ok=True)  # a dead run's lock (or an unreadable one): take it over
                 continue
             raise XBenchError(f"--out: '{self.path}' is in use by another xbench run (pid {pid} on {host}, since "
-                              f"{holder.get('since')}); wait for it to finish or give another --out")
+                              f"{holder.get('since')}); wait for it, give another --out, or delete {LOCK} if that run "
+                              "is gone")
         raise XBenchError(f"--out: could not take the lock {lock}; remove it if no run is using the folder")
 
     def unlock(self) -> None:
