@@ -17,7 +17,7 @@ import torch
 
 import xbench
 from xbench import models
-from xbench.runner import device_name
+from xbench.provenance import device_name
 
 BATCH = 32
 # Modest step counts so the whole file runs in a few minutes on 2 CPU cores; the limit scales with them.

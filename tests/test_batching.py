@@ -45,3 +45,26 @@ def test_other_errors_propagate_and_oom_at_size_one_raises():
 def test_map_chunks_concatenates():
     out = batching.map_chunks(lambda a, b: torch.arange(a, b) * 2, 7, max_batch=3)
     assert torch.equal(out, torch.arange(7) * 2)
+
+
+def test_on_chunk_ticks_after_every_chunk():
+    ticks = []
+    with batching.on_chunk(lambda done, total: ticks.append((done, total))):
+        batching.for_chunks(lambda a, b: None, 10, max_batch=4)
+    assert ticks == [(4, 10), (8, 10), (10, 10)]  # 3 chunks of at most 4: 4 + 4 + 2
+    batching.for_chunks(lambda a, b: None, 10, max_batch=4)
+    assert len(ticks) == 3  # outside the block nothing ticks
+
+
+def test_a_warm_cache_records_the_chunks_that_computed_it(tiny_linear):
+    """The chunk size a cell records is a pure function of the cell, not of what ran before it."""
+    from xbench.metrics import ig_distance
+
+    x = torch.rand(3, 1, 4, 4, dtype=torch.float64)
+    t = torch.tensor([0, 1, 2])
+    a = torch.zeros_like(x)
+    with batching.record() as cold:
+        ig_distance(tiny_linear.double(), x, t, a, n_steps=16, max_batch=8)
+    with batching.record() as warm:  # the 16-step reference is cached now: not recomputed, but recorded
+        ig_distance(tiny_linear.double(), x, t, a, n_steps=16, max_batch=8)
+    assert [e.chunk_size for e in cold] == [e.chunk_size for e in warm] == [8]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -22,9 +23,14 @@ SUITE = {
 KEY = ["model", "method", "metric", "stat", "sample", "point"]
 
 
+# torchrun gives each rank one thread; the single process gets the same, so both run the same kernels (a
+# thread count changes how float32 reductions are split, and the tolerance below would depend on the machine)
+ENV = dict(os.environ, OMP_NUM_THREADS="1")
+
+
 def torchrun(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", *args]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=ENV)
 
 
 @pytest.mark.slow
@@ -32,7 +38,7 @@ def test_two_ranks_match_one_process(tmp_path):
     f = tmp_path / "dist.yaml"
     f.write_text(yaml.safe_dump(SUITE))
     single = subprocess.run([sys.executable, "-m", "xbench", "run", str(f), "--out", str(tmp_path / "one"),
-                             "--quiet"], capture_output=True, text=True, timeout=300)
+                             "--quiet"], capture_output=True, text=True, timeout=300, env=ENV)
     assert single.returncode == 0, single.stderr
     two = torchrun("-m", "xbench", "run", str(f), "--out", str(tmp_path / "two"), "--quiet")
     assert two.returncode == 0, two.stderr[-3000:]

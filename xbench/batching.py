@@ -32,6 +32,8 @@ class ChunkStats:
 
 
 _recorder: contextvars.ContextVar[list[ChunkStats] | None] = contextvars.ContextVar("xbench_chunks", default=None)
+_progress: contextvars.ContextVar[Callable[[int, int], None] | None] = contextvars.ContextVar("xbench_progress",
+                                                                                             default=None)
 
 
 @contextlib.contextmanager
@@ -43,6 +45,25 @@ def record() -> Iterator[list[ChunkStats]]:
         yield events
     finally:
         _recorder.reset(token)
+
+
+def replay(events: list[ChunkStats]) -> None:
+    """Record ``events`` again in the enclosing :func:`record` block: a cached result reports the chunk
+    schedule that computed it, so what a cell records does not depend on whether the cache was warm."""
+    current = _recorder.get()
+    if current is not None:
+        current.extend(events)
+
+
+@contextlib.contextmanager
+def on_chunk(callback: Callable[[int, int], None]) -> Iterator[None]:
+    """Call ``callback(items done, items total)`` after every chunk of every chunked call in the block
+    (the progress bar's per-chunk tick)."""
+    token = _progress.set(callback)
+    try:
+        yield
+    finally:
+        _progress.reset(token)
 
 
 def _is_oom(err: BaseException) -> bool:
@@ -83,6 +104,9 @@ def for_chunks(fn: Callable[[int, int], None], total: int, max_batch: int | None
             continue
         stats.n_chunks += 1
         start = stop
+        tick = _progress.get()
+        if tick is not None:
+            tick(stop, total)
     events = _recorder.get()
     if events is not None:
         events.append(stats)

@@ -51,7 +51,7 @@ def _parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser("run", help="run a suite (YAML path or built-in name) and write results, tables and plots")
     r.add_argument("suite", help="path to a suite YAML file, or a built-in suite name (xbench list suites)")
-    r.add_argument("--out", help="run directory (default: results/<suite name>)")
+    r.add_argument("--out", help="run directory (default: runs/<suite name>)")
     r.add_argument("--device", help="override the suite's device: auto, cpu, cuda, cuda:N, mps")
     r.add_argument("--resume", action="store_true", help="skip finished units of an interrupted run in --out")
     r.add_argument("--limit", type=int, metavar="N", help="evaluate at most N samples (a quick look)")
@@ -89,7 +89,7 @@ def _parser() -> argparse.ArgumentParser:
 
     tp = sub.add_parser("train-prior", help="train with attribution priors (paper A §4.3) and report ROC-AUC and cost")
     tp.add_argument("suite", help="a prior suite YAML path or built-in name (xbench list suites)")
-    tp.add_argument("--out", help="run directory (default: results/<suite name>)")
+    tp.add_argument("--out", help="run directory (default: runs/<suite name>)")
     tp.add_argument("--resume", action="store_true", help="keep finished repetitions of an interrupted run")
     tp.add_argument("--workers", type=int, help="parallel processes for the repetitions (default: min(2, cores))")
     tp.add_argument("--quiet", action="store_true", help="no progress bar")

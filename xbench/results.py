@@ -1,7 +1,7 @@
 """The results store: one tidy schema, atomic per-part writes, the merged ``results.csv``, the manifest.
 
 A run directory holds ``parts/<model>/<method>/<metric>/b<batch>.csv`` (one file per model x
-method x metric x batch, written atomically: its existence means that unit is done),
+method x metric x batch, written atomically with a verifying header, see :mod:`xbench.rundir`),
 ``results.csv`` (all parts merged in suite order), ``manifest.json`` and the report files.
 """
 
@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-import torch
+
+from .rundir import atomic_write_text, csv_text, to_json  # noqa: F401 - re-exported: one writer
 
 COLUMNS = [
     "suite", "model", "method", "metric", "stat", "kind", "sample", "point", "x", "value", "flag",
@@ -27,44 +26,20 @@ COLUMNS = [
 """Every row: which cell (model, method, metric, stat), which sample (or batch) and curve point,
 the value, a flag for nan/inf, and every setting that produced it (JSON for parameter dicts)."""
 
-KINDS = ("sample", "curve", "batch")
-
 
 def safe_name(label: str) -> str:
     """A file-system-safe folder name for a label (labels like ``split_ig[ratio=0.95]`` stay readable)."""
     clean = re.sub(r"[^A-Za-z0-9_.-]+", "_", label).strip("_") or "x"
+    if set(clean) == {"."}:  # '.' and '..' would escape the folder
+        clean = "x" + clean.replace(".", "_")
     if clean != label:
         clean += "-" + hashlib.sha1(label.encode()).hexdigest()[:6]
     return clean
 
 
-def to_json(obj: Any) -> str:
-    """Compact, sorted JSON; tensors become a short description (never their values)."""
-
-    def default(o: Any) -> Any:
-        if isinstance(o, torch.Tensor):
-            return f"<tensor {tuple(o.shape)}>"
-        return str(o)
-
-    return json.dumps(obj, sort_keys=True, default=default, separators=(",", ":"))
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to a temp file beside ``path`` and rename it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-
-
 def atomic_write_csv(df: pd.DataFrame, path: Path) -> None:
     """Write a DataFrame as CSV atomically (full float precision, so a merge loses nothing)."""
-    atomic_write_text(path, df.to_csv(index=False, float_format="%.9g"))
+    atomic_write_text(path, csv_text(df))
 
 
 def output_rows(output, common: dict[str, Any], sample_ids: list[int]) -> pd.DataFrame:

@@ -4,18 +4,15 @@ Loop order is model -> batch -> method -> metric: each batch is loaded once per 
 method's attributions are computed once per batch and fed to every metric, and a unit's part
 file is written atomically as soon as it is done, so a killed run resumes where it stopped.
 Under ``torchrun`` every rank takes the batches ``b % world_size == rank``; rank 0 merges.
+
+The output folder (ownership, lock, stamp, verified parts, completion) is :mod:`xbench.rundir`'s,
+the plan :mod:`xbench.plan`'s, the ranks :mod:`xbench.distributed`'s; this module orchestrates.
 """
 
 from __future__ import annotations
 
-import hashlib
-import os
-import platform
-import shutil
-import subprocess
 import sys
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -24,22 +21,28 @@ import pandas as pd
 import torch
 from torch.utils.data import DataLoader, Subset
 
-from . import __version__, batching
+from . import batching
 from .data import create as create_data
+from .distributed import barrier, dist_info, gather_files, process_group
 from .errors import XBenchError
 from .methods import METHODS, attribute
 from .methods.baselines import make_baseline
 from .metrics import METRICS, CellContext
 from .models import create as create_model
 from .models import is_homogeneous
+from .plan import INFO, MODEL_ONLY, PREVIEW, Cell, CellKind, Unit, cell_settings, rank_batches, units
 from .preflight import preflight
-from .results import COLUMNS, atomic_write_csv, output_rows, safe_name, to_json, write_json
+from .provenance import device_name, git_commit, now, stable_seed, versions
+from .results import COLUMNS, output_rows, safe_name, to_json
+from .rundir import RunDir, check_out_path
 from .suite import ModelSpec, Suite
 
-MODEL_ONLY = "-"  # the method label of metrics that evaluate the model itself (accuracy, contrast)
-INFO = "_info"  # the pseudo-metric that stores a method's per-sample diagnostics (alpha_star, delta, ...)
-REPORT_FILES = ("results.csv", "summary.csv", "summary.md", "index.md")
-REPORT_DIRS = ("parts", "plots", "tables", "previews")
+__all__ = ["INFO", "MODEL_ONLY", "Run", "device_name", "dist_info", "preflight", "resolve_device", "run_suite",
+           "stable_seed", "versions"]
+
+DEFAULT_OUT = Path("runs")
+"""Where runs go without ``--out``: ``runs/<suite name>`` (git-ignored, so a run in a checkout never touches
+the committed reference runs under ``results/``)."""
 
 
 def resolve_device(spec: str, local_rank: int = 0) -> torch.device:
@@ -51,44 +54,9 @@ def resolve_device(spec: str, local_rank: int = 0) -> torch.device:
     return torch.device(spec)
 
 
-def stable_seed(*parts: Any) -> int:
-    """A 31-bit seed from any values, the same in every process (unlike ``hash``)."""
-    return int(hashlib.sha256(repr(parts).encode()).hexdigest()[:8], 16) & 0x7FFFFFFF
-
-
-def _git_commit() -> str | None:
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True,
-                             text=True, timeout=5)
-        return out.stdout.strip() or None
-    except Exception:  # noqa: BLE001 - no git, no commit: the manifest says null
-        return None
-
-
-def versions() -> dict[str, str]:
-    """Versions of Python and the packages whose behaviour a result depends on."""
-    out = {"python": platform.python_version(), "xbench": __version__, "torch": torch.__version__}
-    for mod in ("torchvision", "captum", "numpy", "pandas"):
-        try:
-            out[mod] = __import__(mod).__version__
-        except Exception:  # noqa: BLE001
-            out[mod] = "missing"
-    return out
-
-
-def device_name(device: torch.device) -> str:
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    return (f"cpu ({platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-            f"{torch.get_num_threads()} torch threads)")
-
-
-def dist_info() -> tuple[int, int, int]:
-    """(rank, world size, local rank) from torch.distributed or torchrun's environment."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world > 1:
-        return int(os.environ.get("RANK", "0")), world, int(os.environ.get("LOCAL_RANK", "0"))
-    return 0, 1, 0
+def note(line: str) -> None:
+    """One line to the user on stderr, never on a progress bar's line."""
+    print(f"xbench: {line}", file=sys.stderr, flush=True)
 
 
 class Run:
@@ -97,6 +65,7 @@ class Run:
     def __init__(self, suite: Suite, out_dir: Path, resume: bool, progress: bool):
         self.suite = suite
         self.out = Path(out_dir)
+        self.dir = RunDir(self.out)
         self.resume = resume
         self.progress = progress
         self.rank, self.world, self.local_rank = dist_info()
@@ -105,6 +74,7 @@ class Run:
         self.cell_seconds: dict[str, float] = {}
         self.homogeneous: dict[str, bool] = {}
         self.written: list[Path] = []  # files this rank wrote in this invocation (gathered by rank 0)
+        self.bar = None
 
     # ---- layout -------------------------------------------------------------------------------------
     def part_path(self, model: str, method: str, metric: str, batch: int) -> Path:
@@ -113,45 +83,15 @@ class Run:
     def preview_path(self, model: str, method: str) -> Path:
         return self.out / "previews" / safe_name(model) / f"{safe_name(method)}.pt"
 
-    def units(self, model: ModelSpec) -> list[tuple[str, list[str]]]:
-        """(method label, metric labels) for one model in suite order, model-only metrics first."""
-        out = []
-        model_only = [m.label for m in self.suite.metrics if not METRICS.get(m.name).meta.get("needs_attributions",
-                                                                                              True)]
-        if model_only:
-            out.append((MODEL_ONLY, model_only))
-        attr_metrics = [m.label for m in self.suite.metrics if m.label not in model_only]
-        for mo, me in self.suite.pairs():
-            if mo.label == model.label:
-                out.append((me.label, attr_metrics + [INFO]))
-        return out
+    def units(self, model: ModelSpec) -> list[Unit]:
+        return units(self.suite, model)
 
     # ---- setup --------------------------------------------------------------------------------------
     def prepare(self) -> None:
-        suite_hash = hashlib.sha256(to_json(self.suite.to_dict()).encode()).hexdigest()[:16]
-        stamp = self.out / "run.json"
+        """Rank 0 claims, locks and stamps the folder (refusing a changed suite on resume); all ranks wait."""
         if self.rank == 0:
-            if self.resume and stamp.exists():
-                old = pd.read_json(stamp, typ="series")
-                if old.get("suite_hash") != suite_hash:
-                    raise XBenchError(
-                        f"--resume: the suite differs from the one that started the run in '{self.out}' "
-                        "(changed settings would mix results); rerun without --resume to start over, or use --out"
-                    )
-            elif not self.resume:
-                for name in REPORT_FILES:
-                    (self.out / name).unlink(missing_ok=True)
-                for name in REPORT_DIRS:
-                    shutil.rmtree(self.out / name, ignore_errors=True)
-            self.out.mkdir(parents=True, exist_ok=True)
-            if not (self.resume and stamp.exists()):
-                write_json(stamp, {"suite_hash": suite_hash, "started": _now()})
-        self.suite_hash = suite_hash
-        self._barrier()
-
-    def _barrier(self) -> None:
-        if self.world > 1 and torch.distributed.is_initialized():
-            torch.distributed.barrier()
+            self.dir.open(self.suite.to_dict(), self.resume)
+        barrier(self.world)
 
     def load_data(self):
         """The dataset and the dataset indices of the evaluated samples, in evaluation order."""
@@ -187,61 +127,109 @@ class Run:
         x = torch.stack([torch.as_tensor(ref.dataset[i][0]) for i in idx])
         return x.to(self.device, self.dtype)
 
+    # ---- planning -----------------------------------------------------------------------------------
+    def cell_done(self, unit: Unit, cell: Cell, b: int) -> bool:
+        """Whether a cell's part exists, verifies and was computed with this suite's settings.
+
+        A part that does not verify is deleted and recomputed (said so in one line); a part from other
+        settings stops the run (resume would mix them), naming the field that changed."""
+        if not self.resume:
+            return False  # a fresh start recomputes everything (old parts were deleted by the run directory)
+        if cell.kind is CellKind.PREVIEW:
+            return self.preview_path(unit.model.label, unit.label).exists()
+        path = self.part_path(unit.model.label, unit.label, cell.label, b)
+        if not path.exists():
+            return False
+        problem, changed = self.dir.part_problem(path, cell_settings(self.suite, unit, cell))
+        if changed:
+            raise XBenchError(f"--resume: {path.relative_to(self.out)} was computed with other settings "
+                              f"({'; '.join(changed[:3])}); rerun without --resume to start over, or use --out")
+        if problem:
+            note(f"{path.relative_to(self.out)}: {problem}; recomputing it")
+            path.unlink(missing_ok=True)
+            return False
+        return True
+
+    def plan(self, my_batches: list[int]) -> list[tuple[ModelSpec, list[Unit], dict[tuple[int, str], list[Cell]]]]:
+        """Per model: its units and, per (batch, method label), the cells still to compute."""
+        work = []
+        for model in self.suite.models:
+            model_units = self.units(model)
+            todo: dict[tuple[int, str], list[Cell]] = {}
+            for b in my_batches:
+                for u in model_units:
+                    cells = list(u.cells) + ([Cell(CellKind.PREVIEW, PREVIEW)] if b == 0 and u.method else [])
+                    missing = [c for c in cells if not self.cell_done(u, c, b)]
+                    if missing:
+                        todo[(b, u.label)] = missing
+            work.append((model, model_units, todo))
+        return work
+
     # ---- main loop ----------------------------------------------------------------------------------
     def execute(self) -> None:
         from tqdm.auto import tqdm
 
         ds, idx = self.load_data()
-        n_batches = -(-len(idx) // self.suite.data.batch_size)
-        my_batches = [b for b in range(n_batches) if b % self.world == self.rank]
+        my_batches = rank_batches(len(idx), self.suite.data.batch_size, self.rank, self.world)
+        work = self.plan(my_batches)
+        total = sum(len(u.cells) * len(my_batches) + (u.method is not None and 0 in my_batches)
+                    for _, model_units, _ in work for u in model_units)
+        left = sum(len(cells) for _, _, todo in work for cells in todo.values())
+        # one tick per cell (a part file), and a refreshed chunk counter inside a cell
+        self.bar = bar = tqdm(total=total, initial=total - left, desc=self.suite.name, disable=not self.progress,
+                              unit="cell", dynamic_ncols=True)
         refs = None
-        work = []
-        for model in self.suite.models:
-            units = self.units(model)
-            todo = {(b, me): [mt for mt in mets if not self.part_path(model.label, me, mt, b).exists()]
-                    for b in my_batches for me, mets in units}
-            for (b, me), missing in todo.items():
-                if b == 0 and me != MODEL_ONLY and not self.preview_path(model.label, me).exists():
-                    missing.append("_preview")
-            work.append((model, units, {k: v for k, v in todo.items() if v}))
-        total = sum(len(units) * len(my_batches) for _, units, _ in work)
-        done = sum(len(units) * len(my_batches) - len(todo) for _, units, todo in work)
-        bar = tqdm(total=total, initial=done, desc=self.suite.name, disable=not self.progress, unit="unit",
-                   dynamic_ncols=True)
-        for model_spec, units, todo in work:
-            if not todo:
-                continue
-            bar.set_description(f"{self.suite.name} | loading {model_spec.label}")
-            model = create_model(model_spec.name, x=model_spec.x, weights=model_spec.weights,
-                                 num_classes=model_spec.num_classes, device=self.device, progress=self.progress,
-                                 **model_spec.params).to(self.device, self.dtype).eval()
-            for p in model.parameters():
-                p.requires_grad_(False)  # attributions need input gradients only
-            self.homogeneous[model_spec.label] = is_homogeneous(model)
-            if refs is None and any(me != MODEL_ONLY for (_, me) in todo):
-                refs = self.references()
-            for b, batch in self.batches(ds, idx, sorted({bb for (bb, _) in todo})):
-                x = batch[0].to(self.device, self.dtype)
-                y = batch[1].to(self.device)
-                masks = batch[2].to(self.device) if len(batch) > 2 else None
-                with torch.no_grad():
-                    target = model(x).argmax(1) if self.suite.data.target == "predicted" else y
-                sample_ids = idx[b * self.suite.data.batch_size: b * self.suite.data.batch_size + len(x)]
-                for me_label, _ in units:
-                    missing = todo.get((b, me_label))
-                    if not missing:
+        try:
+            with batching.on_chunk(self._chunk_tick):
+                for model_spec, model_units, todo in work:
+                    if not todo:
                         continue
-                    bar.set_description(f"{self.suite.name} | {model_spec.label} | {me_label}")
-                    self.run_unit(model, model_spec, me_label, missing, b, x, y, masks, target, sample_ids,
-                                  ds.info, refs)
-                    bar.update(1)
-            del model
-        bar.close()
+                    bar.set_description(f"{self.suite.name} | loading {model_spec.label}")
+                    model = create_model(model_spec.name, x=model_spec.x, weights=model_spec.weights,
+                                         num_classes=model_spec.num_classes, device=self.device,
+                                         progress=self.progress, **model_spec.params).to(self.device, self.dtype)
+                    model.eval()
+                    for p in model.parameters():
+                        p.requires_grad_(False)  # attributions need input gradients only
+                    self.homogeneous[model_spec.label] = is_homogeneous(model)
+                    if refs is None and any(me != MODEL_ONLY for (_, me) in todo):
+                        refs = self.references()
+                    for b, batch in self.batches(ds, idx, sorted({bb for (bb, _) in todo})):
+                        x = batch[0].to(self.device, self.dtype)
+                        y = batch[1].to(self.device)
+                        masks = batch[2].to(self.device) if len(batch) > 2 else None
+                        with torch.no_grad():
+                            target = model(x).argmax(1) if self.suite.data.target == "predicted" else y
+                        bs = self.suite.data.batch_size
+                        sample_ids = idx[b * bs: b * bs + len(x)]
+                        for unit in model_units:
+                            missing = todo.get((b, unit.label))
+                            if missing:
+                                bar.set_description(f"{self.suite.name} | {model_spec.label} | {unit.label} | "
+                                                    f"batch {b}")
+                                self.run_unit(model, unit, missing, b, x, y, masks, target, sample_ids, ds.info,
+                                              refs)
+                    del model
+        finally:
+            bar.close()  # before any error is printed: an error never shares the bar's line
+            self.bar = None
 
-    def run_unit(self, model, model_spec: ModelSpec, me_label: str, metrics: list[str], b: int, x, y, masks,
-                 target, sample_ids, data_info, refs) -> None:
+    _last_tick = 0.0
+
+    def _chunk_tick(self, done: int, total: int) -> None:
+        bar = self.bar
+        if bar is None or bar.disable:
+            return
+        t = time.monotonic()
+        if t - self._last_tick > 0.2 or done == total:  # at most 5 redraws a second
+            self._last_tick = t
+            bar.set_postfix_str(f"chunk {done}/{total} items", refresh=True)
+
+    def run_unit(self, model, unit: Unit, cells: list[Cell], b: int, x, y, masks, target, sample_ids, data_info,
+                 refs) -> None:
+        """Attribute one batch with the unit's method and compute its missing cells (one part file each)."""
         suite = self.suite
-        method = next((m for m in suite.methods if m.label == me_label), None)
+        model_spec, method, me_label = unit.model, unit.method, unit.label
         context = {"data_info": data_info, "references": refs}
         attr_seconds = 0.0
         info: dict[str, Any] = {}
@@ -282,90 +270,70 @@ class Run:
                                            "num_classes": model_spec.num_classes, **model_spec.params,
                                            "homogeneous": self.homogeneous.get(model_spec.label)}),
                   "method_params": to_json({"name": method.name, **method.params} if method else {})}
-        for label in metrics:
-            if label == "_preview":
+        for cell in cells:
+            if cell.kind is CellKind.PREVIEW:
                 self.write_preview(model_spec.label, me_label, x, attr)
-                continue
-            if label == INFO:
+            elif cell.kind is CellKind.INFO:
                 from .metrics import MetricOutput
 
                 out = MetricOutput(values={k: v for k, v in info.items()
                                            if isinstance(v, torch.Tensor) and v.shape == (len(x),)})
                 rows = output_rows(out, {**common, "metric": INFO, "metric_params": "{}", "chunk_size": attr_chunk},
                                    sample_ids)
-                self._write_part(rows, self.part_path(model_spec.label, me_label, INFO, b))
-                continue
-            spec = next(m for m in suite.metrics if m.label == label)
-            torch.manual_seed(stable_seed(suite.seed, model_spec.label, me_label, label, b))
-            with batching.record() as events:
-                t0 = time.perf_counter()
-                out = METRICS.get(spec.name).fn(ctx, **spec.params)
-                seconds = time.perf_counter() - t0
-            ckey = f"{key}/{label}"
-            self.cell_seconds[ckey] = self.cell_seconds.get(ckey, 0.0) + seconds
-            chunk = min((e.chunk_size for e in events), default=len(x))
-            params = {"name": spec.name, **spec.params, **out.settings}
-            rows = output_rows(out, {**common, "metric": label, "metric_params": to_json(params),
-                                     "chunk_size": chunk}, sample_ids)
-            self._write_part(rows, self.part_path(model_spec.label, me_label, label, b))
+                self._write_part(rows, unit, cell, b)
+            else:
+                spec = cell.metric
+                torch.manual_seed(stable_seed(suite.seed, model_spec.label, me_label, cell.label, b))
+                with batching.record() as events:
+                    t0 = time.perf_counter()
+                    out = METRICS.get(spec.name).fn(ctx, **spec.params)
+                    seconds = time.perf_counter() - t0
+                ckey = f"{key}/{cell.label}"
+                self.cell_seconds[ckey] = self.cell_seconds.get(ckey, 0.0) + seconds
+                chunk = min((e.chunk_size for e in events), default=len(x))
+                params = {"name": spec.name, **spec.params, **out.settings}
+                rows = output_rows(out, {**common, "metric": cell.label, "metric_params": to_json(params),
+                                         "chunk_size": chunk}, sample_ids)
+                self._write_part(rows, unit, cell, b)
+            if self.bar is not None:
+                self.bar.update(1)
 
-    def _write_part(self, rows: pd.DataFrame, path: Path) -> None:
-        atomic_write_csv(rows, path)
+    def _write_part(self, rows: pd.DataFrame, unit: Unit, cell: Cell, b: int) -> None:
+        path = self.part_path(unit.model.label, unit.label, cell.label, b)
+        self.dir.write_part(path, rows, cell_settings(self.suite, unit, cell))
         self.written.append(path)
 
     def write_preview(self, model: str, method: str, x: torch.Tensor, attr: torch.Tensor) -> None:
         """Keep a few channel-summed attribution maps (and the inputs) for the heatmap grid."""
         k = int(self.suite.report.get("heatmap_samples", 4))
         path = self.preview_path(model, method)
-        path.parent.mkdir(parents=True, exist_ok=True)
         maps = attr[:k].detach().float()
         maps = maps.sum(1) if maps.dim() == 4 else maps
-        tmp = path.with_suffix(".tmp")
         # clone: saving a view would write the whole batch's storage
-        torch.save({"inputs": x[:k].detach().float().cpu().clone(), "attributions": maps.cpu().clone()}, tmp)
-        os.replace(tmp, path)
+        self.dir.write_torch(path, {"inputs": x[:k].detach().float().cpu().clone(), "attributions": maps.cpu().clone()})
         self.written.append(path)
 
     def gather(self) -> None:
         """Send every file this rank wrote to rank 0, which writes those it lacks (no shared disk needed)."""
-        if self.world == 1:
-            return
-        payload = [(str(p.relative_to(self.out)), p.read_bytes()) for p in self.written if p.exists()]
-        gathered: list | None = [None] * self.world if self.rank == 0 else None
-        torch.distributed.gather_object(payload, gathered, dst=0)
-        if self.rank != 0:
-            return
-        for files in gathered or []:
-            for rel, blob in files or []:
-                path = self.out / rel
-                if not path.exists():
-                    path.parent.mkdir(parents=True, exist_ok=True)
-                    tmp = path.with_name(f".{path.name}.gather.tmp")
-                    tmp.write_bytes(blob)
-                    os.replace(tmp, path)
+        for path, blob in gather_files(self.out, self.written, self.rank, self.world):
+            if path.exists():
+                self.dir.record([path])  # a shared disk: the other rank wrote it here already
+            else:
+                self.dir.write_bytes(path, blob)
 
     # ---- finish -------------------------------------------------------------------------------------
     def merge(self) -> pd.DataFrame:
-        """Concatenate every part in suite order into ``results.csv`` (atomic)."""
-        ds_n = min(self.suite.data.n_samples, 10**12)
-        n_batches = -(-ds_n // self.suite.data.batch_size)
-        frames = []
-        for model in self.suite.models:
-            for me, mets in self.units(model):
-                for mt in mets:
-                    for b in range(n_batches):
-                        p = self.part_path(model.label, me, mt, b)
-                        if p.exists():
-                            frames.append(pd.read_csv(p, keep_default_na=False,
-                                                      na_values={"value": ["nan", "NaN"], "x": ["nan", "NaN"]},
-                                                      dtype={"flag": str}))
+        """Concatenate every verified part in suite order into ``results.csv`` (atomic)."""
+        n_batches = -(-min(self.suite.data.n_samples, 10**12) // self.suite.data.batch_size)
+        paths = [self.part_path(model.label, u.label, c.label, b) for model in self.suite.models
+                 for u in self.units(model) for c in u.cells for b in range(n_batches)]
+        paths = [p for p in paths if p.exists()]
+        if self.progress:
+            note(f"merging {len(paths)} parts into {self.out / 'results.csv'}")
+        frames = [self.dir.read_part(p) for p in paths]
         df = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=COLUMNS)
-        atomic_write_csv(df, self.out / "results.csv")
+        self.dir.write_csv(self.out / "results.csv", df)
         return df
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 def _params(fn) -> set[str]:
@@ -381,69 +349,63 @@ def _accepted(fn, context: dict[str, Any]) -> dict[str, Any]:
 
 def run_suite(suite: Suite, out_dir: str | Path | None = None, *, resume: bool = False, progress: bool = True,
               report: bool = True, echo=print) -> Path:
-    """Run ``suite`` into ``out_dir`` (default ``results/<suite name>``) and write the report.
+    """Run ``suite`` into ``out_dir`` (default ``runs/<suite name>``) and write the report.
 
     Returns the run directory.  With ``resume`` finished units are skipped.
     """
-    out = Path(out_dir) if out_dir is not None else Path("results") / suite.name
-    rank, world, _ = dist_info()
-    run = Run(suite, out, resume, progress and rank == 0)
+    preflight(suite)
+    out = Path(out_dir) if out_dir is not None else DEFAULT_OUT / suite.name
+    check_out_path(out)  # before any work: the current folder, a file, a read-only place
+    run = Run(suite, out, resume, progress and dist_info()[0] == 0)
     started = time.perf_counter()
-    own_group = False
-    if run.world > 1 and not torch.distributed.is_initialized():
-        backend = "nccl" if run.device.type == "cuda" else "gloo"
-        if run.device.type == "cuda":
-            torch.cuda.set_device(run.device)
-        torch.distributed.init_process_group(backend)
-        own_group = True
     try:
-        preflight(suite)
-        torch.manual_seed(suite.seed)
-        np.random.seed(suite.seed % 2**32)
-        run.prepare()
-        run.execute()
-        # per-rank cell times travel to rank 0 with the parts
-        times = out / "parts" / f"times.rank{run.rank}.json"
-        write_json(times, run.cell_seconds)
-        run.written.append(times)
-        run.gather()
-        run._barrier()
-    finally:
-        if own_group and torch.distributed.is_initialized():
-            torch.distributed.destroy_process_group()
-    if run.rank != 0:
-        return out
-    df = run.merge()
-    manifest = _manifest(run, out, time.perf_counter() - started, len(df))
-    write_json(out / "manifest.json", manifest)
-    if report:
-        from .report import make_report
+        with process_group(run.world, run.device):
+            torch.manual_seed(suite.seed)
+            np.random.seed(suite.seed % 2**32)
+            run.prepare()
+            run.execute()
+            # per-rank cell times travel to rank 0 with the parts
+            times = out / "parts" / f"times.rank{run.rank}.json"
+            run.dir.write_json(times, run.cell_seconds)
+            run.written.append(times)
+            run.gather()
+            barrier(run.world)
+        if run.rank != 0:
+            return out
+        df = run.merge()
+        run.dir.write_json(out / "manifest.json", _manifest(run, time.perf_counter() - started, len(df)))
+        if report:
+            from .report import make_report
 
-        summary = make_report(out)
-        if echo is not None and summary is not None:
-            echo(summary)
+            if run.progress:
+                note(f"writing the report (summary, tables, plots) in {out}")
+            before = run.dir.snapshot()
+            summary = make_report(out)
+            run.dir.track_new_files(before)
+            if echo is not None and summary is not None:
+                echo(summary)
+        run.dir.finish()  # the `complete` marker, last of all
+    finally:
+        run.dir.unlock()
     return out
 
 
-def _manifest(run: Run, out: Path, wall: float, n_rows: int) -> dict[str, Any]:
+def _manifest(run: Run, wall: float, n_rows: int) -> dict[str, Any]:
     import json
 
-    prev = {}
-    if (out / "manifest.json").exists() and run.resume:
-        prev = json.loads((out / "manifest.json").read_text())
     times: dict[str, float] = {}
-    for f in sorted((out / "parts").glob("times.rank*.json")):
+    for f in sorted((run.out / "parts").glob("times.rank*.json")):
         for k, v in json.loads(f.read_text()).items():
             times[k] = times.get(k, 0.0) + v
-    stamp = json.loads((out / "run.json").read_text())
+    stamp = run.dir.stamp
     return {
-        "suite": run.suite.to_dict(), "suite_hash": run.suite_hash, "seed": run.suite.seed,
+        "suite": run.suite.to_dict(), "suite_hash": stamp.get("settings_hash"), "seed": run.suite.seed,
         "versions": versions(), "device": str(run.device), "device_name": device_name(run.device),
-        "world_size": run.world, "git_commit": _git_commit(), "command": " ".join(sys.argv),
-        "started": stamp.get("started"), "finished": _now(),
+        "world_size": run.world, "git_commit": git_commit(), "command": " ".join(sys.argv),
+        "started": stamp.get("started"), "finished": now(),
         "wall_seconds_this_invocation": round(wall, 3),
-        "resumed": run.resume or bool(prev), "invocations": prev.get("invocations", 0) + 1,
+        "resumed": run.resume or stamp.get("invocations", 1) > 1,
+        "invocations": stamp.get("invocations", 1),  # counted when each invocation starts, killed ones too
         "cell_seconds_this_invocation": {k: round(v, 4) for k, v in times.items()},
         "skipped_pairs": run.suite.skipped, "rows": n_rows,
     }
-

@@ -8,7 +8,7 @@ import weakref
 
 import torch
 
-from ..batching import DEFAULT_MAX_BATCH, for_chunks
+from ..batching import DEFAULT_MAX_BATCH, for_chunks, record, replay
 from ..methods.base import attribute, target_outputs
 from .base import Attributor, CellContext, ChunkRNG, MetricOutput, method_attributor, pearson, register
 from .perturbation import pixel_rank
@@ -200,9 +200,11 @@ def reference_ig(model, inputs, target, n_steps: int, max_batch: int) -> torch.T
     cached_model = _IG_REF["model"]() if "model" in _IG_REF else None  # a weak reference: never keeps a model alive
     if _IG_REF.get("key") != key or cached_model is not model:
         _IG_REF.clear()
-        ref = attribute(model, inputs, target, "integrated_gradients", n_steps=n_steps, method="gausslegendre",
-                        baseline="zero", max_batch=max_batch)
-        _IG_REF.update(key=key, ref=ref, model=weakref.ref(model))
+        with record() as events:
+            ref = attribute(model, inputs, target, "integrated_gradients", n_steps=n_steps, method="gausslegendre",
+                            baseline="zero", max_batch=max_batch)
+        _IG_REF.update(key=key, ref=ref, model=weakref.ref(model), events=list(events))
+    replay(_IG_REF["events"])  # a warm cache records the chunks that computed it, as a cold one does
     return _IG_REF["ref"]
 
 

@@ -145,10 +145,15 @@ def for_noise_items(fn: Callable[[torch.Tensor, torch.Tensor, ChunkRNG], None], 
 
 
 def pearson(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Pearson correlation along the last dimension; nan where either side is constant."""
+    """Pearson correlation along the last dimension (in ``a``'s dtype); nan where either side is constant.
+
+    Computed in float64: a correlation of nearly uncorrelated values is ill-conditioned, and float32
+    centring and sums would make it depend on the reduction order of the machine's kernels."""
     # test constancy exactly: a centred constant is not exactly 0 when the mean rounds
     const = (a.amax(-1) == a.amin(-1)) | (b.amax(-1) == b.amin(-1))
+    dtype = a.dtype
+    a, b = a.double(), b.double()
     a = a - a.mean(-1, keepdim=True)
     b = b - b.mean(-1, keepdim=True)
     r = (a * b).sum(-1) / torch.sqrt((a * a).sum(-1) * (b * b).sum(-1))
-    return torch.where(const, torch.full_like(r, float("nan")), r)
+    return torch.where(const, torch.full_like(r, float("nan")), r).to(dtype)

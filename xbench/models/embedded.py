@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from ..cache import atomic_torch_save, cache_dir, config_key
+from ..rundir import atomic_write_text
 from .checkpoints import load_weights
 from .training import TrainRecipe, accuracy, train_classifier
 
@@ -35,7 +36,8 @@ def trained_or_cached(name: str, build: Callable[[], nn.Module], config: dict[st
     meta = train_fn(model)
     model.cpu()
     atomic_torch_save(model.state_dict(), path)
-    path.with_suffix(".json").write_text(json.dumps({"name": name, "config": config, **meta}, indent=1, default=str))
+    atomic_write_text(path.with_suffix(".json"), json.dumps({"name": name, "config": config, **meta}, indent=1,
+                                                            default=str))
     return model.eval()
 
 

@@ -29,6 +29,7 @@ import torch
 from .. import __version__
 from ..cache import atomic_torch_save
 from ..errors import ParamError
+from ..rundir import atomic_write_text
 from .base import MODELS, create
 from .digits import DIGITS_RECIPE
 from .synthetic import SYNTHETIC_RECIPE
@@ -125,7 +126,7 @@ def train_model(model_name: str, data_name: str, x: bool = False, epochs: int | 
               "recipe": asdict(recipe), "xbench_version": __version__}
     meta = {"config": config, "history": history, "test_accuracy": final}
     atomic_torch_save({"state_dict": model.state_dict(), **meta}, path)
-    path.with_suffix(".json").write_text(json.dumps(meta, indent=1, default=str))
+    atomic_write_text(path.with_suffix(".json"), json.dumps(meta, indent=1, default=str))
     log.info("saved %s (%s accuracy %.4f)", path, eval_split, final)
     return path
 

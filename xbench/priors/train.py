@@ -10,9 +10,10 @@ and never writes a repetition twice.
 from __future__ import annotations
 
 import copy
-import hashlib
+import io
 import math
 import os
+import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -27,8 +28,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import XBenchError
-from ..results import atomic_write_csv, to_json, write_json
-from ..runner import stable_seed, versions
+from ..provenance import git_commit, now, stable_seed, versions
+from ..results import to_json
+from ..rundir import RunDir, check_out_path
 from .attributions import PRIOR_METHODS, prior_attribution, require_bias_free
 from .penalties import PENALTIES, total_variation
 from .suite import MethodUnit, PriorSuite, load_prior_suite
@@ -262,8 +264,17 @@ def run_repetition(suite: PriorSuite, rep: int, out: str | Path, threads: int | 
     x, y = load_pool(suite.data)
     split = make_split(x, y, suite.protocol, suite.seed, rep)
     rows = [train_one(suite, unit, lam, split, rep) for unit in suite.units(rep) for lam in unit.lambdas]
-    atomic_write_csv(pd.DataFrame(rows), part_path(Path(out), rep))
+    RunDir(out).write_part(part_path(Path(out), rep), pd.DataFrame(rows), rep_settings(suite, rep))
     return rep
+
+
+def rep_settings(suite: PriorSuite, rep: int) -> dict[str, Any]:
+    """Every setting a repetition's rows depend on (stored in its part, compared on resume)."""
+    return {"suite": suite.to_dict(), "rep": rep}
+
+
+def _read_csv(text: str) -> pd.DataFrame:
+    return pd.read_csv(io.StringIO(text))
 
 
 def _init_worker(threads: int) -> None:
@@ -327,88 +338,100 @@ def run_priors(suite_path_or_name: str | Path | PriorSuite, out_dir: str | Path 
                progress: bool = True, workers: int | None = None) -> Path:
     """Run a prior suite (built-in name, YAML path or :class:`PriorSuite`) into ``out_dir``; returns the run dir.
 
-    Default ``out_dir``: ``results/<suite name>``.  ``resume`` keeps finished repetitions (and the timing
+    Default ``out_dir``: ``runs/<suite name>``.  ``resume`` keeps finished repetitions (and the timing
     table) and refuses a changed suite; without it the run directory's previous results are cleared.
     ``workers``: processes for repetitions (default: the suite's ``workers``, else min(2, CPUs)); 1 runs
     in this process.
     """
-    import shutil
+    suite = suite_path_or_name if isinstance(suite_path_or_name, PriorSuite) else load_prior_suite(suite_path_or_name)
+    out = Path(out_dir) if out_dir is not None else Path("runs") / suite.name
+    check_out_path(out)
+    rd = RunDir(out)
+    rd.open(suite.to_dict(), resume)  # claim, lock, clean (or check the stamp on resume), count the invocation
+    try:
+        _run_priors(suite, rd, resume, progress, workers)
+    finally:
+        rd.unlock()
+    return out
 
+
+def _rep_done(rd: RunDir, suite: PriorSuite, rep: int, resume: bool) -> bool:
+    """Whether repetition ``rep``'s part exists, verifies and comes from this suite (else it is recomputed)."""
+    path = part_path(rd.path, rep)
+    if not resume or not path.exists():
+        return False
+    problem, changed = rd.part_problem(path, rep_settings(suite, rep))
+    if changed:
+        raise XBenchError(f"--resume: {path.relative_to(rd.path)} was computed with other settings "
+                          f"({'; '.join(changed[:3])}); rerun without --resume to start over, or use --out")
+    if problem:
+        print(f"xbench: {path.relative_to(rd.path)}: {problem}; recomputing it", file=sys.stderr, flush=True)
+        path.unlink()
+        return False
+    return True
+
+
+def _run_priors(suite: PriorSuite, rd: RunDir, resume: bool, progress: bool, workers: int | None) -> None:
     from tqdm.auto import tqdm
 
     from .report import make_prior_report
 
-    suite = suite_path_or_name if isinstance(suite_path_or_name, PriorSuite) else load_prior_suite(suite_path_or_name)
-    out = Path(out_dir) if out_dir is not None else Path("results") / suite.name
-    suite_hash = hashlib.sha256(to_json(suite.to_dict()).encode()).hexdigest()[:16]
-    stamp = out / "run.json"
-    prev: dict[str, Any] = {}
-    if resume and stamp.exists():
-        prev = pd.read_json(stamp, typ="series").to_dict()
-        if prev.get("suite_hash") != suite_hash:
-            raise XBenchError(f"--resume: the suite differs from the one that started the run in '{out}' (changed "
-                              "settings would mix results); rerun without --resume to start over, or use --out")
-    else:
-        for name in ("results.csv", "timing.csv", "manifest.json", "index.md"):
-            (out / name).unlink(missing_ok=True)
-        for name in ("parts", "tables", "plots"):
-            shutil.rmtree(out / name, ignore_errors=True)
-    out.mkdir(parents=True, exist_ok=True)
+    out = rd.path
     started = time.perf_counter()
-    if not prev:
-        prev = {"suite_hash": suite_hash, "started": pd.Timestamp.now(tz="UTC").isoformat(), "invocations": 0}
-    prev["invocations"] = int(prev.get("invocations", 0)) + 1
-    write_json(stamp, prev)
-
     n_workers = workers or suite.workers or default_workers()
     threads = max(1, (os.cpu_count() or 1) // n_workers)
     reps = suite.protocol["repetitions"]
-    todo = [r for r in range(reps) if not part_path(out, r).exists()]
+    todo = [r for r in range(reps) if not _rep_done(rd, suite, r, resume)]
     bar = tqdm(total=reps, initial=reps - len(todo), desc=f"{suite.name} | repetitions", unit="rep",
                disable=not progress, dynamic_ncols=True)
     t_reps = time.perf_counter()
-    if todo and n_workers == 1:
-        for r in todo:
-            run_repetition(suite, r, out)
-            bar.update(1)
-    elif todo:
-        import multiprocessing as mp
-
-        # spawn: a fresh interpreter per worker; forking a process whose torch thread pools are
-        # already running can deadlock
-        with ProcessPoolExecutor(max_workers=min(n_workers, len(todo)), mp_context=mp.get_context("spawn"),
-                                 initializer=_init_worker, initargs=(threads,)) as ex:
-            futures = [ex.submit(run_repetition, suite, r, str(out)) for r in todo]
-            for fut in as_completed(futures):
-                fut.result()
+    try:
+        if todo and n_workers == 1:
+            for r in todo:
+                run_repetition(suite, r, out)
                 bar.update(1)
-    bar.close()
+        elif todo:
+            import multiprocessing as mp
+
+            # spawn: a fresh interpreter per worker; forking a process whose torch thread pools are
+            # already running can deadlock
+            with ProcessPoolExecutor(max_workers=min(n_workers, len(todo)), mp_context=mp.get_context("spawn"),
+                                     initializer=_init_worker, initargs=(threads,)) as ex:
+                futures = [ex.submit(run_repetition, suite, r, str(out)) for r in todo]
+                for fut in as_completed(futures):
+                    fut.result()
+                    bar.update(1)
+    finally:
+        bar.close()  # before any error is printed: an error never shares the bar's line
     reps_seconds = time.perf_counter() - t_reps
 
     timing_file = out / "timing.csv"
     t_timing = time.perf_counter()
-    if not timing_file.exists():
+    if not (resume and timing_file.exists()):
         if progress:
             print(f"{suite.name}: timing training steps ({suite.timing['rounds']} rounds)", flush=True)
         old_threads = torch.get_num_threads()
-        atomic_write_csv(measure_step_times(suite, threads), timing_file)
+        rd.write_csv(timing_file, measure_step_times(suite, threads))
         torch.set_num_threads(old_threads)
     timing_seconds = time.perf_counter() - t_timing
 
-    frames = [pd.read_csv(part_path(out, r)) for r in range(reps) if part_path(out, r).exists()]
-    atomic_write_csv(pd.concat(frames, ignore_index=True), out / "results.csv")
+    frames = [rd.read_part(part_path(out, r), _read_csv) for r in range(reps) if part_path(out, r).exists()]
+    rd.write_csv(out / "results.csv", pd.concat(frames, ignore_index=True))
     manifest = {
-        "suite": suite.to_dict(), "suite_hash": suite_hash, "source": suite.source, "versions": versions(),
+        "suite": suite.to_dict(), "suite_hash": rd.stamp["settings_hash"], "source": suite.source,
+        "versions": versions(), "git_commit": git_commit(),
         "device": "cpu", "cpu_count": os.cpu_count(), "workers": n_workers, "threads_per_worker": threads,
-        "started": prev["started"], "finished": pd.Timestamp.now(tz="UTC").isoformat(),
-        "invocations": prev["invocations"], "repetitions_run_this_invocation": len(todo),
+        "started": rd.stamp["started"], "finished": now(),
+        "invocations": rd.stamp["invocations"], "repetitions_run_this_invocation": len(todo),
         "wall_seconds_this_invocation": round(time.perf_counter() - started, 2),
         "repetition_seconds_this_invocation": round(reps_seconds, 2),
         "timing_seconds_this_invocation": round(timing_seconds, 2),
         "methods": {u.label: PRIOR_METHODS[u.name].description for u in suite.units()},
     }
-    write_json(out / "manifest.json", manifest)
+    rd.write_json(out / "manifest.json", manifest)
+    before = rd.snapshot()
     summary = make_prior_report(out)
+    rd.track_new_files(before)
+    rd.finish()
     if progress:
         print(summary)
-    return out

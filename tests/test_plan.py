@@ -1,0 +1,43 @@
+"""The plan: typed unit kinds, suite order, rank assignment, and the settings each cell is stamped with."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from xbench.plan import INFO, MODEL_ONLY, CellKind, cell_settings, rank_batches, units
+from xbench.provenance import stable_seed
+from xbench.suite import parse_suite
+
+RAW = {"name": "p", "device": "cpu", "data": {"name": "digits", "n_samples": 10, "batch_size": 3},
+       "models": ["digits_cnn", {"name": "digits_cnn", "x": True}],
+       "methods": ["saliency", "x_gradient"], "metrics": ["accuracy", "completeness"]}
+
+
+def test_units_are_typed_and_in_suite_order():
+    suite = parse_suite(dict(RAW))
+    biased, xmodel = suite.models
+    u = units(suite, biased)
+    assert [x.label for x in u] == [MODEL_ONLY, "saliency"]  # x_gradient does not run on the biased model
+    assert u[0].method is None and [c.kind for c in u[0].cells] == [CellKind.METRIC]
+    assert [(c.kind, c.label) for c in u[1].cells] == [(CellKind.METRIC, "completeness"), (CellKind.INFO, INFO)]
+    assert [x.label for x in units(suite, xmodel)] == [MODEL_ONLY, "saliency", "x_gradient"]
+
+
+def test_rank_batches_cover_every_batch_once():
+    got = sorted(b for r in range(3) for b in rank_batches(10, 3, r, 3))
+    assert got == [0, 1, 2, 3] and rank_batches(10, 3, 1, 3) == [1]
+
+
+def test_cell_settings_name_what_changes_values():
+    suite = parse_suite(dict(RAW))
+    unit = units(suite, suite.models[0])[1]
+    s = cell_settings(suite, unit, unit.cells[0])
+    assert s["data"]["n_samples"] == 10 and "num_workers" not in s["data"]
+    assert s["method"]["name"] == "saliency" and s["metric"]["name"] == "completeness"
+
+
+def test_stable_seed_is_the_same_in_another_process():
+    code = "from xbench.provenance import stable_seed; print(stable_seed(0, 'digits_cnn', 'saliency', 3))"
+    other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert int(other) == stable_seed(0, "digits_cnn", "saliency", 3)

@@ -1,0 +1,76 @@
+"""The plan of a run: which units (model x method x batch) and which cells of each a rank computes.
+
+A unit is one method's attributions on one batch of one model; its cells are the metrics fed by those
+attributions, the method's own diagnostics (``info``) and, on batch 0, the heatmap preview.  Metrics that
+evaluate the model itself (accuracy, contrast) form a unit without a method.  Kinds are typed here; the
+labels ``-`` and ``_info`` only appear where they always did: in result rows and part paths.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from .metrics import METRICS
+from .suite import MethodSpec, MetricSpec, ModelSpec, Suite
+
+MODEL_ONLY = "-"  # the method label of metrics that evaluate the model itself (accuracy, contrast)
+INFO = "_info"  # the pseudo-metric that stores a method's per-sample diagnostics (alpha_star, delta, ...)
+PREVIEW = "_preview"
+
+
+class CellKind(enum.Enum):
+    METRIC = "metric"  # a registered metric: a part file of result rows
+    INFO = "info"  # the method's per-sample diagnostics: a part file of result rows
+    PREVIEW = "preview"  # a few attribution maps for the heatmap grid (batch 0 only)
+
+
+@dataclass(frozen=True)
+class Cell:
+    kind: CellKind
+    label: str  # the metric label (METRIC), INFO or PREVIEW
+    metric: MetricSpec | None = None
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One method (or none: model-only metrics) on one model; its cells in suite order (previews excluded)."""
+
+    model: ModelSpec
+    method: MethodSpec | None
+    cells: tuple[Cell, ...]
+
+    @property
+    def label(self) -> str:
+        """The method label in result rows and part paths (``-`` for model-only metrics)."""
+        return self.method.label if self.method is not None else MODEL_ONLY
+
+
+def units(suite: Suite, model: ModelSpec) -> list[Unit]:
+    """The units of ``model`` in suite order, model-only metrics first."""
+    model_only = [m for m in suite.metrics if not METRICS.get(m.name).meta.get("needs_attributions", True)]
+    out = []
+    if model_only:
+        out.append(Unit(model, None, tuple(Cell(CellKind.METRIC, m.label, m) for m in model_only)))
+    only = {m.label for m in model_only}
+    attr = [Cell(CellKind.METRIC, m.label, m) for m in suite.metrics if m.label not in only]
+    for mo, me in suite.pairs():
+        if mo.label == model.label:
+            out.append(Unit(model, me, (*attr, Cell(CellKind.INFO, INFO))))
+    return out
+
+
+def rank_batches(n_samples: int, batch_size: int, rank: int, world: int) -> list[int]:
+    """The batch numbers rank ``rank`` of ``world`` computes: ``b % world == rank``."""
+    n_batches = -(-n_samples // batch_size)
+    return [b for b in range(n_batches) if b % world == rank]
+
+
+def cell_settings(suite: Suite, unit: Unit, cell: Cell) -> dict[str, Any]:
+    """Every setting that determines a cell's values (stored in its part; resume compares them field by field)."""
+    data = asdict(suite.data)
+    data.pop("num_workers", None)  # loader processes do not change values
+    return {"seed": suite.seed, "device": suite.device, "dtype": suite.dtype, "data": data,
+            "model": asdict(unit.model), "method": asdict(unit.method) if unit.method is not None else None,
+            "metric": asdict(cell.metric) if cell.metric is not None else cell.label}
