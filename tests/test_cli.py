@@ -107,3 +107,22 @@ def test_describe_suite_lists_every_field_with_its_default(capsys):
     for name, spec in {**TOP_FIELDS, **{f"data.{k}": s for k, s in DATA_FIELDS.items()}}.items():
         assert f"  {name} " in out and spec.doc in out
     assert "default 64" in out  # data.n_samples: the same default DataSpec uses
+
+
+def test_an_error_never_shares_a_line_with_a_progress_bar(tmp_path, monkeypatch, capsys):
+    """A bar left on screen by work that failed is cleared before the error line is written."""
+    import xbench.runner as runner
+    from xbench.errors import XBenchError
+
+    def fail_mid_run(suite, out=None, **kw):
+        from tqdm import tqdm
+
+        bar = tqdm(total=10, desc="run", file=sys.stderr)
+        bar.update(3)
+        raise XBenchError("something: went wrong mid-run")
+
+    monkeypatch.setattr(runner, "run_suite", fail_mid_run)
+    assert main(["run", "quickstart", "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    line = next(line for line in err.replace("\r", "\n").splitlines() if "xbench: error:" in line)
+    assert line == "xbench: error: something: went wrong mid-run"

@@ -283,8 +283,11 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"\nresults: {out}/results.csv  summary: {out}/summary.md  report: {out}/index.md")
             return 0
     except XBenchError as err:
+        from tqdm import tqdm
+
         for line in str(err).splitlines():
-            print(f"xbench: error: {line}", file=sys.stderr)
+            # tqdm.write clears a progress bar still on screen first: an error never shares its line
+            tqdm.write(f"xbench: error: {line}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # `xbench list -v | head`: the reader left; not an error of ours
         import os

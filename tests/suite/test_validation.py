@@ -176,3 +176,13 @@ def test_overrides_apply_before_validation(tmp_path, tiny_suite):
     assert s.data.n_samples == 3
     with pytest.raises(SuiteError, match="device"):
         load_suite(str(f), {"device": "tpu"})
+
+
+def test_split_defaults_to_the_datasets_own_default(tiny_suite):
+    from xbench.data import DATASETS
+
+    raw = copy.deepcopy(tiny_suite)
+    raw["data"] = {"name": "imagenet", "root": "/nonexistent"}
+    assert parse_suite(raw).data.split == DATASETS.get("imagenet").params["split"].default == "val"
+    raw["data"] = {"name": "digits"}
+    assert parse_suite(raw).data.split == "test"

@@ -43,7 +43,7 @@ TOP_FIELDS = _fields(
 )
 DATA_FIELDS = _fields(
     ParamSpec("name", REQUIRED, (str,), doc="a dataset name (xbench list datasets)"),
-    ParamSpec("split", "test", (str,), doc="the split the samples come from"),
+    ParamSpec("split", "test", (str,), doc="the split the samples come from (default: the dataset's own default)"),
     ParamSpec("n_samples", 64, (int,), low=1, high=10_000_000,
               doc="samples to evaluate (more than the split holds: all of them, recorded as that number)"),
     ParamSpec("batch_size", 32, (int,), low=1, high=100_000, doc="samples per batch"),
@@ -326,8 +326,9 @@ def _data(rd: Any, datasets: Registry, p: _Problems) -> DataSpec:
     choices = split_spec.choices if split_spec is not None else None
     for key in ("n_samples", "batch_size", "n_references", "num_workers", "root", "subset", "target"):
         setattr(data, key, _field(drest, DATA_FIELDS[key], "data", p))
-    for key in ("split", "references"):  # the dataset's own splits
-        setattr(data, key, _field(drest, replace(DATA_FIELDS[key], choices=choices), "data", p))
+    own_split = split_spec.default if split_spec is not None else DATA_FIELDS["split"].default
+    data.split = _field(drest, replace(DATA_FIELDS["split"], choices=choices), "data", p, own_split)
+    data.references = _field(drest, replace(DATA_FIELDS["references"], choices=choices), "data", p)
     dparams = {k: v for k, v in drest.items() if k in extra}
     resolved = _resolve(dentry, {**dparams, "split": data.split,
                                  **({"root": data.root} if "root" in dentry.params else {})}, "data", p)
