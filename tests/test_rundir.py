@@ -279,3 +279,21 @@ def test_journal_never_reaches_outside_the_folder(tmp_path):
     (tmp_path / "j" / JOURNAL).write_text(f"../outside.txt\n{outside}\n")
     rd.clean_written()
     assert outside.read_text() == "keep"
+
+
+def test_a_part_lost_between_compute_and_merge_stops_the_merge(tmp_path, monkeypatch):
+    from xbench.runner import Run
+
+    real = Run.execute
+
+    def losing(self):
+        real(self)
+        next((self.out / "parts").rglob("b00001.csv")).unlink()  # e.g. removed by hand or a full disk
+
+    monkeypatch.setattr(Run, "execute", losing)
+    with pytest.raises(XBenchError, match=r"1 of \d+ parts are missing .*rerun with --resume"):
+        run(tmp_path / "lost")
+    assert not (tmp_path / "lost" / "results.csv").exists()
+    monkeypatch.setattr(Run, "execute", real)
+    run(tmp_path / "lost", resume=True)  # the lost part is computed again
+    assert len(read_results(tmp_path / "lost")) == len(read_results(run(tmp_path / "whole")))

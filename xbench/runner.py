@@ -75,6 +75,7 @@ class Run:
         self.homogeneous: dict[str, bool] = {}
         self.written: list[Path] = []  # files this rank wrote in this invocation (gathered by rank 0)
         self.bar = None
+        self.n_evaluated = min(suite.data.n_samples, 10**12)  # set from the data by execute()
 
     # ---- layout -------------------------------------------------------------------------------------
     def part_path(self, model: str, method: str, metric: str, batch: int) -> Path:
@@ -170,6 +171,7 @@ class Run:
         from tqdm.auto import tqdm
 
         ds, idx = self.load_data()
+        self.n_evaluated = len(idx)
         my_batches = rank_batches(len(idx), self.suite.data.batch_size, self.rank, self.world)
         work = self.plan(my_batches)
         total = sum(len(u.cells) * len(my_batches) + (u.method is not None and 0 in my_batches)
@@ -323,11 +325,15 @@ class Run:
 
     # ---- finish -------------------------------------------------------------------------------------
     def merge(self) -> pd.DataFrame:
-        """Concatenate every verified part in suite order into ``results.csv`` (atomic)."""
-        n_batches = -(-min(self.suite.data.n_samples, 10**12) // self.suite.data.batch_size)
+        """Concatenate every verified part in suite order into ``results.csv`` (atomic); a missing part stops
+        the merge (never a silently shorter result)."""
+        n_batches = -(-self.n_evaluated // self.suite.data.batch_size)
         paths = [self.part_path(model.label, u.label, c.label, b) for model in self.suite.models
                  for u in self.units(model) for c in u.cells for b in range(n_batches)]
-        paths = [p for p in paths if p.exists()]
+        missing = [p for p in paths if not p.exists()]
+        if missing:
+            raise XBenchError(f"{len(missing)} of {len(paths)} parts are missing (first: "
+                              f"{missing[0].relative_to(self.out)}); rerun with --resume to compute them")
         if self.progress:
             note(f"merging {len(paths)} parts into {self.out / 'results.csv'}")
         frames = [self.dir.read_part(p) for p in paths]
