@@ -270,6 +270,8 @@ def keep_remove(model, inputs, target, attributions, *, fractions: list[float] |
           direction="per_stat", consumes=("attributions", "labels"),
           units="logit x fraction (P, N curves); accuracy x fraction (A curves)",
           label="target logit (P, N) / top-1 accuracy (A)", x_label="pixels kept / left unmasked (%)", x_scale=100,
+          stat_labels={"KPM": "target logit", "KNM": "target logit", "KAM": "top-1 accuracy",
+                       "RPM": "target logit", "RNM": "target logit", "RAM": "top-1 accuracy"},
           directions={"KPM": "higher", "KNM": "lower", "KAM": "higher", "RPM": "lower", "RNM": "higher",
                       "RAM": "lower"})
 def _keep_remove_cell(ctx: CellContext, **params) -> MetricOutput:
