@@ -51,8 +51,10 @@ def test_path_start_is_where_the_reported_delta_is_measured(entry, cnn, xcnn, ba
 
 def test_contract_is_enforced_at_register():
     reg = Registry("method", skip=3, contract=xbench.methods.base._method_contract)
-    with pytest.raises(ValueError, match="path_start"):
-        reg.register("m", description="d")(lambda model, inputs, target: inputs)
+    # undeclared: from the baseline parameter when there is one, else no path (zero by convention)
+    reg.register("plain", description="d")(lambda model, inputs, target: inputs)
+    reg.register("based", description="d")(lambda model, inputs, target, *, baseline="zero": inputs)
+    assert reg.get("plain").meta["path_start"] is None and reg.get("based").meta["path_start"] == FROM_BASELINE
     with pytest.raises(ValueError, match="no 'baseline' parameter"):
         reg.register("m", description="d", path_start=FROM_BASELINE)(lambda model, inputs, target: inputs)
     with pytest.raises(ValueError, match="needs"):

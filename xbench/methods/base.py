@@ -30,10 +30,12 @@ def _method_contract(name: str, fn: Callable, specs: dict, meta: dict[str, Any])
 
     ``needs``: the context the harness must supply (a subset of :data:`CONTEXT_PARAMS`), derived
     from the function's keyword arguments when not given and checked against them when given.
-    ``path_start`` (required): where the attribution path starts, i.e. what completeness compares
-    F(x) with: :data:`FROM_BASELINE` (the ``baseline`` parameter), a baseline name (``"zero"``), a
-    callable ``(inputs, params, data_info) -> tensor`` (Blur IG's blurred image), or None for
-    methods without a path (completeness is then reported against the zero input, by convention).
+    ``path_start``: where the attribution path starts, i.e. what completeness compares F(x) with:
+    :data:`FROM_BASELINE` (the ``baseline`` parameter), a baseline name (``"zero"``), a callable
+    ``(inputs, params, data_info) -> tensor`` (Blur IG's blurred image), or None for methods
+    without a path (completeness is then reported against the zero input, by convention).  Every
+    built-in method declares it; when a user's method does not, it is :data:`FROM_BASELINE` if the
+    method has a ``baseline`` parameter, else None.
     """
     accepted = tuple(k for k in CONTEXT_PARAMS if k in inspect.signature(fn).parameters)
     needs = meta.get("needs", accepted)
@@ -41,10 +43,7 @@ def _method_contract(name: str, fn: Callable, specs: dict, meta: dict[str, Any])
     if set(needs) - set(accepted):
         raise ValueError(f"method '{name}' declares needs={needs} but its function accepts only {accepted}")
     meta["needs"] = needs
-    if "path_start" not in meta:
-        raise ValueError(f"method '{name}' must declare path_start= (FROM_BASELINE, a baseline name, a callable "
-                         "or None)")
-    start = meta["path_start"]
+    start = meta.setdefault("path_start", FROM_BASELINE if "baseline" in specs else None)
     if start == FROM_BASELINE and "baseline" not in specs:
         raise ValueError(f"method '{name}': path_start={FROM_BASELINE!r} but it has no 'baseline' parameter")
     if not (start is None or callable(start) or isinstance(start, str)):
