@@ -230,6 +230,10 @@ def params_of(fn: Callable, skip: int, bounds: dict[str, tuple[float | None, flo
     return specs
 
 
+Contract = Callable[[str, Callable, dict[str, ParamSpec], dict[str, Any]], dict[str, Any]]
+"""``contract(name, fn, specs, meta) -> meta``: a registry's check of what each entry declares."""
+
+
 @dataclass
 class Entry:
     """A registered implementation."""
@@ -269,8 +273,11 @@ class Entry:
 class Registry:
     """A named collection of implementations of one kind (methods, metrics, models, datasets)."""
 
-    def __init__(self, kind: str, skip: int, hidden: tuple[str, ...] = ()):
+    def __init__(self, kind: str, skip: int, hidden: tuple[str, ...] = (), contract: Contract | None = None):
         self.kind = kind
+        # ``contract(name, fn, specs, meta) -> meta``: checks and completes what every entry of this kind
+        # must declare at ``register(...)`` (a method's context and path start, a metric's direction, ...)
+        self._contract = contract
         self._hidden = tuple(hidden)  # context arguments the harness fills in, never user parameters
         self._skip = skip  # leading positional arguments that are not user parameters
         self._entries: dict[str, Entry] = {}
@@ -290,7 +297,8 @@ class Registry:
             src = params_from or fn
             n_skip = self._skip if skip is None else skip
             specs = params_of(src, n_skip, bounds, tuple(hidden) + self._hidden)
-            self._entries[name] = Entry(name, fn, description, specs, dict(meta))
+            declared = self._contract(name, fn, specs, dict(meta)) if self._contract else dict(meta)
+            self._entries[name] = Entry(name, fn, description, specs, declared)
             return fn
 
         return deco
@@ -306,6 +314,10 @@ class Registry:
 
     def __contains__(self, name: str) -> bool:
         return name in self._entries
+
+    def entries(self) -> list[Entry]:
+        """Every entry, sorted by name (what registry-parametrised tests iterate over)."""
+        return [self._entries[n] for n in self.available()]
 
     def available(self) -> list[str]:
         return sorted(self._entries)

@@ -25,8 +25,7 @@ from . import batching
 from .data import create as create_data
 from .distributed import barrier, dist_info, gather_files, process_group
 from .errors import XBenchError
-from .methods import METHODS, attribute
-from .methods.baselines import make_baseline
+from .methods import METHODS, attribute, path_start
 from .metrics import METRICS, CellContext
 from .models import create as create_model
 from .models import is_homogeneous
@@ -248,8 +247,8 @@ class Run:
             if events:
                 attr_chunk = min(e.chunk_size for e in events)
             info.pop("params", None)
-            # the baseline completeness is measured against; methods without one use zero (X-Gradient's)
-            baseline = make_baseline(x, method.params.get("baseline", "zero"), data_info=data_info)
+            # where the method's path starts (declared at register): what completeness compares F(x) with
+            baseline = path_start(method.name, method.params, x, data_info)
 
             def recompute(inp: torch.Tensor, tgt: torch.Tensor) -> torch.Tensor:
                 return attribute(model, inp, tgt, method.name, **method.params,

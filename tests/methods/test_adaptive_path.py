@@ -9,6 +9,7 @@ import xbench
 from xbench.methods.adaptive_path import GaussianScaleSpace, slope_samples
 from xbench.methods.base import target_outputs
 from xbench.methods.baselines import gaussian_blur
+from xbench.methods.path import path_gradients
 
 ATOL = 1e-5  # float32 rounding of sums of a few hundred terms of size ~1 (see test_path.py)
 
@@ -36,14 +37,55 @@ def test_guided_ig_complete_and_chunk_invariant(cnn, batch):
 def test_slope_samples_follow_the_logit_curve():
     curve = torch.tensor([[0.0, 0.0, 0.0, 5.0, 6.0], [0.0, 1.0, 2.0, 3.0, 4.0]])  # steep 3rd segment; straight
     alphas, weights = slope_samples(curve, 20)
-    assert ((alphas >= 0) & (alphas < 1)).all() and (alphas.diff(dim=1) > 0).all()
-    # slopes 0, 0, 20, 4 -> min-max shares 0, 0, 1, .2 of 20 samples = 16.7, 3.3 -> 16 + the remainder, 3;
-    # the flattest segments get no sample (IDG's design: there dF/da, the weight, is smallest)
-    assert ((alphas[0] >= 0.5) & (alphas[0] < 0.75)).sum() == 17 and (alphas[0] >= 0.5).all()
-    torch.testing.assert_close(weights[0].sum(), torch.tensor(0.5))  # the two sampled segments' length
-    # a straight logit line gives the uniform left rule: 5 samples per segment, weights summing to 1
+    assert ((alphas > 0) & (alphas < 1)).all() and (alphas.diff(dim=1) > 0).all()
+    # |slopes| 0, 0, 20, 4: one sample per segment, the other 16 by share 0, 0, 13.3, 2.7 -> 0, 0, 13, 3
+    # (largest remainder) -> counts 1, 1, 14, 4, each at the midpoints of its segment's sub-intervals
+    expected = torch.cat([torch.tensor([0.125, 0.375]), 0.5 + (torch.arange(14) + 0.5) / 56,
+                          0.75 + (torch.arange(4) + 0.5) / 16])
+    torch.testing.assert_close(alphas[0], expected)
+    torch.testing.assert_close(weights[0], torch.cat([torch.full((2,), 0.25), torch.full((14,), 0.25 / 14),
+                                                       torch.full((4,), 0.0625)]))
+    # a straight logit line gives the uniform midpoint rule: 5 samples per segment
     torch.testing.assert_close(weights[1], torch.full((20,), 0.05))
-    torch.testing.assert_close(alphas[1], torch.arange(20) / 20)
+    torch.testing.assert_close(alphas[1], (torch.arange(20) + 0.5) / 20)
+
+
+def test_slope_samples_cover_the_whole_path_with_weights_summing_to_one():
+    # fewer samples than segments: unsampled segments belong to a neighbouring sample's cell
+    curve = torch.tensor([[0.0, 0.0, 0.0, 5.0, 6.0]])
+    alphas, weights = slope_samples(curve, 2)  # shares 0, 0, 1.67, .33 -> both samples in segment 3
+    torch.testing.assert_close(alphas[0], torch.tensor([0.25, 0.75]))  # its cell is all of [0, 1]
+    torch.testing.assert_close(weights[0], torch.tensor([0.5, 0.5]))
+    gen = torch.Generator().manual_seed(0)
+    curves = torch.randn(50, 17, generator=gen).cumsum(1) * torch.rand(50, 1, generator=gen)
+    for n in (3, 16, 40):
+        a, w = slope_samples(curves, n)
+        torch.testing.assert_close(w.sum(1), torch.ones(50))  # (was 0.47-0.94: flat segments dropped)
+        assert (a.diff(dim=1) > 0).all() and (a > 0).all() and (a < 1).all()
+
+
+def smooth_net() -> nn.Module:
+    """conv-tanh-fc-tanh-fc: smooth, with logits that bend along the path (slope varies by up to 10x)."""
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(3, 6, 3, padding=1), nn.Tanh(), nn.Flatten(), nn.Linear(6 * 64, 3), nn.Tanh(),
+                        nn.Linear(3, 3)).eval()
+    with torch.no_grad():
+        net[3].weight.mul_(4)
+    return net
+
+
+def test_idg_converges_to_the_dense_idg_integral(batch):
+    x, t = batch
+    net = smooth_net()
+    # the IDG integral by a 1000-point midpoint rule with the exact slope dF/da (from the same backward)
+    k = 1000
+    dense = x * path_gradients(net, x, t, torch.zeros_like(x), (torch.arange(k) + 0.5) / k, torch.full((k,), 1 / k),
+                               by_slope=True)[0]
+    peak = dense.flatten(1).abs().amax(1)
+    for n in (16, 32):
+        err = (xbench.attribute(net, x, t, "idg", n_steps=n) - dense).flatten(1).abs().amax(1) / peak
+        # measured 0.3% at 16 steps, 0.07% at 32 (before the fix: up to 63%, flat segments were dropped)
+        assert (err < 0.01).all(), (n, err)
 
 
 def test_idg_closed_form_on_a_linear_model(batch):
@@ -82,11 +124,28 @@ def test_scale_space_blur_and_derivative():
 def test_blur_ig_completeness(cnn, batch):
     x, t = batch
     attr, info = xbench.attribute(cnn, x, t, "blur_ig", max_sigma=8.0, n_steps=64, method="gausslegendre",
-                                  return_info=True)
+                                  border="reflect", return_info=True)
     blurred = GaussianScaleSpace(x).blur(torch.arange(5), torch.full((5,), 8.0))
     change = target_outputs(cnn, x, t) - target_outputs(cnn, blurred, t)
     torch.testing.assert_close(info["delta"], attr.flatten(1).sum(1) - change)
     # a smooth path in sigma, kinks only where ReLUs switch: 1% of the L1 mass (measured ~0.1%)
     assert (info["delta"].abs() <= 1e-2 * attr.flatten(1).abs().sum(1)).all()
-    again = xbench.attribute(cnn, x, t, "blur_ig", max_sigma=8.0, n_steps=64, method="gausslegendre", max_batch=7)
+    again = xbench.attribute(cnn, x, t, "blur_ig", max_sigma=8.0, n_steps=64, method="gausslegendre",
+                             border="reflect", max_batch=7)
     torch.testing.assert_close(attr, again, atol=ATOL, rtol=1e-4)
+
+
+def test_blur_ig_defaults_to_zero_padding_and_records_it(cnn, batch):
+    x, t = batch
+    attr, info = xbench.attribute(cnn, x, t, "blur_ig", max_sigma=8.0, n_steps=64, return_info=True)
+    assert info["params"]["border"] == "zero"  # recorded in every result row (method_params)
+    start = xbench.methods.path_start("blur_ig", {"max_sigma": 8.0}, x)
+    change = target_outputs(cnn, x, t) - target_outputs(cnn, start, t)
+    torch.testing.assert_close(info["delta"], attr.flatten(1).sum(1) - change)
+    # at sigma 50 on 32 px the zero-padded path starts near 0, the reflecting one near each channel's mean
+    img = 3.0 + torch.randn(2, 1, 32, 32, generator=torch.Generator().manual_seed(0))
+    zero = xbench.methods.path_start("blur_ig", {}, img)
+    refl = xbench.methods.path_start("blur_ig", {"border": "reflect"}, img)
+    assert zero.abs().max() < 0.25 * 3.0 and (refl - img.mean((2, 3), keepdim=True)).abs().max() < 0.05
+    assert not torch.allclose(attr, xbench.attribute(cnn, x, t, "blur_ig", max_sigma=8.0, n_steps=64,
+                                                     border="reflect"))

@@ -54,13 +54,30 @@ def test_occlusion_equals_captum_and_whole_window_is_output_drop(cnn, batch):
 
 def test_grad_cam_default_layer_upsampled_over_channels(cnn, batch):
     x, t = batch
-    ours = xbench.attribute(cnn, x, t, "grad_cam", max_batch=2)
-    cam = LayerGradCam(cnn, cnn[3]).attribute(x, target=t, relu_attributions=True)  # cnn[3]: the last Conv2d
+    ours, info = xbench.attribute(cnn, x, t, "grad_cam", max_batch=2, return_info=True)
+    # cnn[4]: the ReLU after the last Conv2d (cnn[3]), the rectified output of the last conv block
+    assert info["params"]["layer"] == "4"
+    cam = LayerGradCam(cnn, cnn[4]).attribute(x, target=t, relu_attributions=True)
     ref = LayerAttribution.interpolate(cam, (8, 8), interpolate_mode="bilinear").expand_as(x)
     torch.testing.assert_close(ours, ref, atol=ATOL, rtol=1e-4)
     assert (ours >= 0).all() and torch.equal(ours[:, 0], ours[:, 2])
     named = xbench.attribute(cnn, x, t, "grad_cam", layer="0")
     assert not torch.allclose(named, ours)
+    # the pre-ReLU conv (the old default) gives a different map: Grad-CAM's weights are the mean
+    # gradients w.r.t. the feature map, and the ReLU zeroes the gradient of the negative activations
+    pre = xbench.attribute(cnn, x, t, "grad_cam", layer="3")
+    assert not torch.allclose(pre, ours, atol=1e-4)
+
+
+def test_grad_cam_default_layer_is_post_activation_on_digits_and_resnet_blocks():
+    from torchvision.models import resnet18
+
+    from xbench.methods.captum_methods import cam_layer
+    from xbench.models.digits import DigitsCNN
+
+    assert cam_layer(DigitsCNN(size=32).eval(), torch.zeros(1, 1, 32, 32)) == "features.4"
+    # a ResNet's block output (after the residual add and its ReLU), as pytorch-grad-cam's layer4[-1]
+    assert cam_layer(resnet18(num_classes=3).eval(), torch.zeros(1, 3, 64, 64)) == "layer4"
 
 
 def test_grad_cam_unknown_layer_is_one_line(cnn, batch):

@@ -94,7 +94,8 @@ def test_split_ig_left_sum_is_ratio_of_change(cnn, batch, ratio):
     _, info = xbench.attribute(cnn, x, t, "split_ig", n_steps=m, ratio=ratio, return_info=True)
     a = info["alpha_star"]
     assert ((a > 0) & (a <= 1)).all()
-    torch.testing.assert_close(a * m, (a * m).round())  # a* = k*/m, a grid point
+    # a* = (k* + 1)/m, the alpha of the first step past the threshold (0-based k*; the notebook's k*/m)
+    torch.testing.assert_close(a * m, (a * m).round())
     f0 = target_outputs(cnn, torch.zeros_like(x), t)
     change = target_outputs(cnn, x, t) - f0
     # sum(Left) is the right-Riemann IG up to a_{k*-1}, i.e. F(a_{k*-1}) - F(x') plus the Riemann error;
@@ -153,3 +154,31 @@ def test_expected_gradients_complete_in_expectation(cnn, batch, references):
     # Monte-Carlo test of unbiasedness: the mean error over 4 seeds (4 x 128 draws) must be within
     # 5 standard errors of 0 (a false alarm has probability < 1e-5 per sample under normality)
     assert (mean.abs() <= 5 * sd / 2 + 1e-4).all()
+
+
+def test_split_ig_ratio_one_puts_everything_left(batch):
+    x, t = batch
+    # a linear logit rises monotonically to F(x) and crosses tau = F(x) nowhere: no Right part
+    lin = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 8 * 8, 3, bias=False)).eval()
+    left, info = xbench.attribute(lin, x, t, "split_ig", ratio=1.0, n_steps=20, return_info=True)
+    right = xbench.attribute(lin, x, t, "split_ig", ratio=1.0, n_steps=20, part="right")
+    assert torch.equal(right, torch.zeros_like(right))  # (was the last step's 1/20 of IG)
+    torch.testing.assert_close(info["alpha_star"], torch.ones(5))
+    torch.testing.assert_close(left, xbench.attribute(lin, x, t, "integrated_gradients", n_steps=20,
+                                                      method="riemann_right"), atol=ATOL, rtol=1e-4)
+
+
+def test_x_gradient_check_notices_changed_weights(xcnn, batch):
+    x, t = batch
+    xbench.attribute(xcnn, x, t, "x_gradient")  # homogeneous: checked and cached
+    xcnn[6].bias = torch.nn.Parameter(torch.full((3,), 0.5))  # a new parameter: a bias of 0.5
+    with pytest.raises(NotHomogeneousError):
+        xbench.attribute(xcnn, x, t, "x_gradient")
+    # an existing zero bias, changed in place through .data (which bypasses the version counter)
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 8 * 8, 3)).eval()
+    torch.nn.init.zeros_(net[1].bias)
+    xbench.attribute(net, x, t, "x_gradient")
+    net[1].bias.data += 0.5
+    with pytest.raises(NotHomogeneousError):
+        xbench.attribute(net, x, t, "x_gradient")

@@ -17,11 +17,7 @@ from xbench.metrics import (
     sensitivity_axiom,
     sensitivity_n,
 )
-from xbench.metrics.base import CellContext
 from xbench.models.digits import DigitsCNN
-
-MINE = ("abpc", "avg_sensitivity", "completeness", "deletion", "ig_distance", "infidelity", "insertion",
-        "keep_remove", "localisation", "max_sensitivity", "sensitivity_axiom", "sensitivity_n")
 
 
 def _big_biases(model: torch.nn.Module, value: float = 0.5) -> torch.nn.Module:
@@ -92,27 +88,6 @@ def test_single_sample_equals_its_row_in_the_batch(cnn, batch):
         assert torch.allclose(full[name][..., :1], single[name], atol=1e-5), name
     for name, v in single.items():
         assert v.shape[-1] == 1 or v.shape[0] == 1, name
-
-
-def test_every_cell_runs_and_records_settings(cnn, batch):
-    x, t = batch
-    masks = torch.zeros(7, 8, 8, dtype=torch.bool)
-    masks[:, 2:5, 2:5] = True
-    a = attribute(cnn, x, t, "saliency")
-    ctx = CellContext(model=cnn, inputs=x, target=t, attributions=a, method="saliency", method_params={},
-                      attribute=lambda xx, tt: attribute(cnn, xx, tt, "saliency"), baseline=torch.zeros_like(x),
-                      labels=t, masks=masks)
-    cheap = {"sensitivity_n": {"n_subsets": 4}, "ig_distance": {"n_steps": 4}, "sensitivity_axiom": {"n_patches": 2},
-             "max_sensitivity": {"n_samples": 2}, "avg_sensitivity": {"n_samples": 2}, "infidelity": {"n_samples": 2}}
-    for name in MINE:
-        entry = METRICS.get(name)
-        assert entry.meta.get("direction") in ("higher", "lower", "per_stat"), name
-        out = entry.fn(ctx, **entry.resolve(cheap.get(name, {}), where=name))
-        assert out.values, name
-        for stat, v in out.values.items():
-            assert v.shape == (7,), (name, stat)
-        for stat, (cx, cy) in out.curves.items():
-            assert cy.shape == (7, cx.shape[0]), (name, stat)
 
 
 @pytest.mark.parametrize("name", ["max_sensitivity", "sensitivity_axiom"])

@@ -45,9 +45,30 @@ def test_deletion_ties_follow_pixel_index_and_zero_attributions():
     model = Linear(torch.tensor([[1.0, 2.0, 3.0, 4.0], [0.0, 0.0, 0.0, 0.0]]))
     _, _, curve = deletion(model, ONES, T0, torch.zeros_like(ONES), steps=4, output="logit", return_curves=True)
     assert curve.tolist() == [[10, 9, 7, 4, 0]]  # all tied: removed in index order
-    # 3 steps of ceil(4 / 3) = 2 pixels: the last point is clamped to all 4
-    _, x, curve = deletion(model, ONES, T0, torch.zeros_like(ONES), steps=3, output="logit", return_curves=True)
-    assert curve.tolist() == [[10, 7, 0, 0]] and x.tolist() == [0, 0.5, 1, 1]
+    # 3 steps of ceil(4 / 3) = 2 pixels: all 4 are removed after 2 steps, where the curve stops (as RISE)
+    auc, x, curve = deletion(model, ONES, T0, torch.zeros_like(ONES), steps=3, output="logit", return_curves=True)
+    assert curve.tolist() == [[10, 7, 0]] and x.tolist() == [0, 0.5, 1]
+    assert auc.item() == pytest.approx(0.5 * (10 + 7) / 2 + 0.5 * 7 / 2)
+
+
+def test_deletion_fractions_strictly_increasing_and_auc_over_them():
+    # 5 x 5 = 25 pixels in 4 steps of ceil(25 / 4) = 7: counts 0, 7, 14, 21, 25 (the last step is shorter)
+    gen = torch.Generator().manual_seed(0)
+    w = torch.rand(2, 25, generator=gen, dtype=torch.float64)
+    model = Linear(w)
+    x = torch.ones(1, 1, 5, 5, dtype=torch.float64)
+    a = torch.rand(1, 1, 5, 5, generator=gen, dtype=torch.float64)
+    auc, fr, curve = deletion(model, x, T0, a, steps=4, output="logit", return_curves=True)
+    assert fr.tolist() == [0, 7 / 25, 14 / 25, 21 / 25, 1] and (fr.diff() > 0).all()
+    order = a.flatten().argsort(descending=True, stable=True)
+    cum = torch.cat([torch.zeros(1, dtype=torch.float64), w[0][order].cumsum(0)])
+    expected = w[0].sum() - cum[[0, 7, 14, 21, 25]]
+    torch.testing.assert_close(curve[0], expected)
+    # trapezoid over the actual fractions, not equally spaced points
+    torch.testing.assert_close(auc[0], torch.trapezoid(expected, fr))
+    for steps in (3, 7, 24, 25):  # never a repeated "all removed" point
+        _, fr, _ = deletion(model, x, T0, a, steps=steps, return_curves=True)
+        assert (fr.diff() > 0).all() and fr[-1] == 1 and fr[0] == 0
 
 
 # --- keep / remove (paper A) ----------------------------------------------------------------------

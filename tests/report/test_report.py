@@ -38,3 +38,18 @@ def test_report_regenerates_identically(tmp_path, tiny_suite):
     sal = s[(s.method == "saliency") & (s.metric == "deletion") & (s.stat == "auc")]["mean"].item()
     rnd = s[(s.method == "random") & (s.metric == "deletion") & (s.stat == "auc")]["mean"].item()
     assert np.isfinite(sal) and np.isfinite(rnd)
+
+
+def test_report_title_is_the_suite_name_from_the_manifest(tmp_path, tiny_suite):
+    import shutil
+
+    tiny_suite.update(methods=["saliency"], models=["digits_cnn"], metrics=["completeness"])
+    tiny_suite["data"]["n_samples"] = 5
+    out = tmp_path / "r"
+    run_suite(parse_suite(tiny_suite), out, progress=False, echo=None)
+    copied = tmp_path / "a_copy"
+    shutil.copytree(out, copied)
+    make_report(copied)
+    assert (copied / "summary.md").read_text().startswith("# Summary: tiny\n")  # not "a_copy"
+    for name in ("summary.md", "index.md", "summary.csv"):
+        assert (copied / name).read_bytes() == (out / name).read_bytes(), name

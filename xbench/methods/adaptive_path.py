@@ -12,13 +12,13 @@ The natural competitors of Split IG (paper B).  Implemented from the papers' def
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Literal
 
 import torch
 
 from ..batching import DEFAULT_MAX_BATCH, for_chunks
 from ..errors import ParamError
-from .base import input_gradient, register, target_outputs
+from .base import FROM_BASELINE, input_gradient, register, target_outputs
 from .baselines import make_baseline
 from .path import accumulate_gradients, path_gradients, path_outputs
 from .quadrature import Rule, quadrature
@@ -75,6 +75,7 @@ def _guided_ig_images(model: torch.nn.Module, inputs: torch.Tensor, base: torch.
 
 @register("guided_ig", description="Guided IG (Kapishnikov et al. 2021): adaptive path, low-gradient features first",
           paper="Kapishnikov, Venugopalan, Avci, Wedin, Terry, Bolukbasi 2021", passes="n_steps",
+          path_start=FROM_BASELINE,
           bounds={"n_steps": (1, 100000), "fraction": (0.0, 1.0), "max_dist": (0.0, 1.0), "max_batch": (1, None)})
 def guided_ig(model, inputs, target, *, n_steps: int = 200, fraction: float = 0.25, max_dist: float = 0.02,
               baseline: Any = "zero", max_batch: int = DEFAULT_MAX_BATCH, data_info: dict | None = None):
@@ -105,48 +106,64 @@ def slope_samples(logits: torch.Tensor, n_samples: int) -> tuple[torch.Tensor, t
     """IDG's adaptive sampling: place ``n_samples`` alphas per image where the logit curve is steep.
 
     ``logits`` [N, K] are the target logits at K uniform points linspace(0, 1, K).  Each of the
-    K - 1 segments gets samples in proportion to its min-max normalised slope (largest remainders
-    take the leftovers); a segment with c samples is sampled at its left end plus multiples of
-    length / c, each with weight length / c.  Returns (alphas [N, n], weights [N, n], sum 1 per row).
+    K - 1 segments gets samples in proportion to its share of |slope| (largest remainders take the
+    leftovers), so a flat segment may get none.  The samples still cover all of [0, 1]: a sampled
+    segment's *cell* runs from its left end to the next sampled segment (the first cell starts at
+    0, the last ends at 1), and a cell with c samples is sampled at the midpoints of c equal
+    sub-intervals, each with weight cell length / c.  Returns (alphas [N, n], weights [N, n]); the
+    weights of every row sum to 1, so a constant integrand is integrated exactly.
     """
     n, k = logits.shape
-    seg = 1.0 / (k - 1)
-    slopes = (logits[:, 1:] - logits[:, :-1]) / seg
-    lo, hi = slopes.amin(1, keepdim=True), slopes.amax(1, keepdim=True)
-    # a straight logit line (slopes equal up to float rounding, ~1e-6 relative) is sampled uniformly;
-    # otherwise min-max normalisation would blow rounding noise up into a sampling pattern
-    flat = (hi - lo) <= 1e-4 * slopes.abs().amax(1, keepdim=True)
-    norm = torch.where(flat, torch.ones_like(slopes), (slopes - lo) / (hi - lo).clamp_min(1e-30))
-    share = norm / norm.sum(1, keepdim=True) * n_samples
-    counts = share.floor().long()
+    segs = k - 1
+    seg = 1.0 / segs
+    slopes = ((logits[:, 1:] - logits[:, :-1]) / seg).abs()
+    total = slopes.sum(1, keepdim=True)
+    # a logit curve with no change is sampled uniformly (every segment the same share)
+    # every segment gets one sample when there are enough (defensive sampling: a segment whose slope is
+    # small at the coarse points is still evaluated); the rest go by the share of |slope|
+    floor = 1 if n_samples >= segs else 0
+    extra = n_samples - floor * segs
+    share = torch.where(total > 0, slopes / total.clamp_min(1e-30), torch.full_like(slopes, 1.0 / segs)) * extra
+    counts = share.floor().long() + floor
+    share = share + floor
     left = n_samples - counts.sum(1, keepdim=True)
     # largest remainder: rank the fractional parts, the top `left` segments get one more sample
-    order = torch.argsort(share - counts, dim=1, descending=True)
-    rank = torch.empty_like(order).scatter_(1, order, torch.arange(k - 1, device=logits.device).expand(n, -1))
+    order = torch.argsort(share - counts, dim=1, descending=True, stable=True)
+    rank = torch.empty_like(order).scatter_(1, order, torch.arange(segs, device=logits.device).expand(n, -1))
     counts = counts + (rank < left).long()
+    # cells: sampled segment s covers [s, next sampled segment) (in segment units); the first starts at 0
+    idx = torch.arange(segs, device=logits.device).expand(n, -1)
+    sampled_idx = torch.where(counts > 0, idx, torch.full_like(idx, segs))
+    nxt = torch.cat([sampled_idx[:, 1:], torch.full_like(sampled_idx[:, :1], segs)], 1)
+    nxt = nxt.flip(1).cummin(1).values.flip(1)  # index of the next sampled segment after s (segs when none)
+    first = sampled_idx.amin(1, keepdim=True)
+    cell_lo = torch.where(idx == first, torch.zeros_like(idx), idx).to(logits.dtype) * seg
+    cell_hi = nxt.to(logits.dtype) * seg
     ends = counts.cumsum(1)  # [N, K-1]
     sample = torch.arange(n_samples, device=logits.device).expand(n, -1).contiguous()
     which = torch.searchsorted(ends, sample, right=True)  # segment of each sample
     starts = ends - counts
     c = counts.gather(1, which).to(logits.dtype)
     offset = (sample - starts.gather(1, which)).to(logits.dtype)
-    alphas = (which.to(logits.dtype) + offset / c) * seg
-    return alphas, seg / c
+    lo, width = cell_lo.gather(1, which), (cell_hi - cell_lo).gather(1, which)
+    return lo + (offset + 0.5) / c * width, width / c
 
 
 @register("idg", description="Integrated Decision Gradients (Walker et al. 2023): slope-weighted, adaptive IG",
-          paper="Walker, Jha, Chen, Ewetz 2023", passes="n_steps forward + n_steps forward/backward",
+          paper="Walker, Jha, Chen, Ewetz 2023", passes="n_steps / 2 forward + n_steps forward/backward",
+          path_start=FROM_BASELINE,
           bounds={"n_steps": (2, 100000), "max_batch": (1, None)})
 def idg(model, inputs, target, *, n_steps: int = 50, baseline: Any = "zero", max_batch: int = DEFAULT_MAX_BATCH,
         data_info: dict | None = None):
     """IDG_i = (x_i - x'_i) * integral of dF/dx_i(x' + a (x - x')) * dF/da da, in logits^2.
 
     dF/da = grad . (x - x') is exact (from the same backward pass).  A forward pass at
-    ``n_steps`` uniform points gives the logit curve; the ``n_steps`` gradient samples are then
-    placed by :func:`slope_samples`.  No completeness: sum(IDG) = integral of (dF/da)^2.
+    ``n_steps // 2 + 1`` uniform points gives the logit curve; the ``n_steps`` gradient samples
+    are then placed by :func:`slope_samples` (one per coarse segment, the rest where |dF/da| is
+    largest; weights cover [0, 1] and sum to 1).  No completeness: sum(IDG) = integral of (dF/da)^2.
     """
     base = make_baseline(inputs, baseline, data_info=data_info)
-    coarse = torch.linspace(0, 1, n_steps, device=inputs.device, dtype=inputs.dtype)
+    coarse = torch.linspace(0, 1, n_steps // 2 + 1, device=inputs.device, dtype=inputs.dtype)
     logits = path_outputs(model, inputs, target, base, coarse, max_batch)
     alphas, weights = slope_samples(logits, n_steps)
     sums = path_gradients(model, inputs, target, base, alphas, weights, max_batch, by_slope=True)[0]
@@ -193,33 +210,116 @@ class GaussianScaleSpace:
         return self.mh.T @ (self.coef[img] * gain) @ self.mw
 
 
+def truncated_gaussian_matrices(sigmas: torch.Tensor, size: int, truncate: float = 4.0
+                                ) -> tuple[torch.Tensor, torch.Tensor]:
+    """1-D Gaussian blur with zero padding as matrices, and their derivative d/dsigma; each [K, size, size].
+
+    The kernel is SciPy's ``gaussian_filter1d`` kernel (``mode='constant'``, the one PAIR's Blur IG
+    uses): exp(-k^2 / (2 sigma^2)) for |k| <= r = int(truncate sigma + 0.5), normalised over those
+    taps; taps that fall outside the image are dropped (zero padding), so borders darken.  Row i of
+    the matrix holds the kernel centred on pixel i.  ``sigma = 0`` is the identity.  The derivative
+    is exact for the kernel's radius at that sigma (the radius is piecewise constant in sigma).
+    Computed in float64, returned in ``sigmas``' dtype.
+    """
+    sig = sigmas.detach().to(torch.float64)
+    radius = torch.floor(truncate * sig + 0.5)
+    d = (torch.arange(size, device=sig.device)[None, :] - torch.arange(size, device=sig.device)[:, None])
+    r_max = max(int(radius.max().item()) if len(sig) else 0, size)
+    k = torch.arange(-r_max, r_max + 1, device=sig.device, dtype=torch.float64)
+    s = sig.clamp_min(1e-12)[:, None]
+    w = torch.exp(-(k[None] ** 2) / (2 * s**2)) * (k[None].abs() <= radius[:, None])
+    w = w / w.sum(1, keepdim=True)
+    second = (w * k[None] ** 2).sum(1)  # sum_k w_k k^2, for d/dsigma of the normalisation
+    g = w[:, d + r_max]  # [K, size, size]
+    dg = g * (d[None].to(torch.float64) ** 2 - second[:, None, None]) / s[:, :, None] ** 3
+    zero = sig == 0
+    g = torch.where(zero[:, None, None], torch.eye(size, dtype=torch.float64, device=sig.device), g)
+    dg = torch.where(zero[:, None, None], torch.zeros_like(dg), dg)
+    return g.to(sigmas.dtype), dg.to(sigmas.dtype)
+
+
+class ZeroPaddedScaleSpace:
+    """Blurs of a batch of images at a fixed list of sigmas with zero padding (PAIR's Blur IG), and d/dsigma.
+
+    ``blur(img, step)`` / ``dblur(img, step)`` take index tensors [B] into the images and into
+    ``sigmas``; each is two batched matrix products with :func:`truncated_gaussian_matrices`.
+    """
+
+    def __init__(self, images: torch.Tensor, sigmas: torch.Tensor):
+        h, w = images.shape[-2:]
+        self.images = images
+        self.gh, self.dgh = truncated_gaussian_matrices(sigmas.to(images), h)
+        self.gw, self.dgw = truncated_gaussian_matrices(sigmas.to(images), w)
+
+    def blur(self, img: torch.Tensor, step: torch.Tensor) -> torch.Tensor:
+        """Images ``img`` blurred with ``sigmas[step]``; returns [B, C, H, W]."""
+        return self.gh[step].unsqueeze(1) @ self.images[img] @ self.gw[step].unsqueeze(1).transpose(-1, -2)
+
+    def dblur(self, img: torch.Tensor, step: torch.Tensor) -> torch.Tensor:
+        """d/dsigma of :meth:`blur` (product rule over the two separable passes); returns [B, C, H, W]."""
+        x = self.images[img]
+        gh, gw = self.gh[step].unsqueeze(1), self.gw[step].unsqueeze(1).transpose(-1, -2)
+        dgh, dgw = self.dgh[step].unsqueeze(1), self.dgw[step].unsqueeze(1).transpose(-1, -2)
+        return dgh @ x @ gw + gh @ x @ dgw
+
+
+Border = Literal["zero", "reflect"]
+
+
+def blurred_start(inputs: torch.Tensor, max_sigma: float, border: str = "zero") -> torch.Tensor:
+    """Blur IG's path start: ``inputs`` blurred with sigma ``max_sigma`` (pixels) and the given border."""
+    n = inputs.shape[0]
+    idx = torch.arange(n, device=inputs.device)
+    if border == "zero":
+        space = ZeroPaddedScaleSpace(inputs, torch.tensor([float(max_sigma)], device=inputs.device))
+        return space.blur(idx, torch.zeros(n, dtype=torch.long, device=inputs.device))
+    return GaussianScaleSpace(inputs).blur(idx, torch.full((n,), float(max_sigma)).to(inputs))
+
+
+def _blur_ig_start(inputs: torch.Tensor, params: dict, data_info: dict | None = None) -> torch.Tensor:
+    if inputs.dim() != 4:  # blur_ig refuses such inputs itself; the start is undefined
+        raise ParamError(f"blur_ig: needs image inputs [N, C, H, W], got shape {tuple(inputs.shape)}")
+    return blurred_start(inputs, params.get("max_sigma", 50.0), params.get("border", "zero"))
+
+
 @register("blur_ig", description="Blur IG (Xu et al. 2020): IG along a Gaussian scale-space path from blurred to image",
-          paper="Xu, Venugopalan, Sundararajan 2020", passes="n_steps",
+          paper="Xu, Venugopalan, Sundararajan 2020", passes="n_steps", path_start=_blur_ig_start,
           bounds={"max_sigma": (0.0, None), "n_steps": (1, 100000), "max_batch": (1, None)})
 def blur_ig(model, inputs, target, *, max_sigma: float = 50.0, n_steps: int = 100, method: Rule = "riemann_left",
-            max_batch: int = DEFAULT_MAX_BATCH):
+            border: Border = "zero", max_batch: int = DEFAULT_MAX_BATCH):
     """A = -integral_0^max_sigma dx(s)/ds * dF_t/dx(x(s)) ds, x(s) = x blurred with sigma s (pixels).
 
-    Sum(A) = F(x) - F(x(max_sigma)) up to quadrature error; ``info['delta']`` is that gap (logits).
-    ``method`` is the quadrature rule over sigma (left Riemann, as in the authors' code, by
-    default).  Images only ([N, C, H, W]).
+    ``border``: ``zero`` (default; the authors' code, PAIR's ``saliency.BlurIG``: SciPy's Gaussian
+    filter in constant mode, kernel truncated at 4 sigma, so the path starts near 0 for large
+    sigma) or ``reflect`` (an exact Gaussian with half-sample reflecting borders in the DCT basis,
+    whose path starts near each channel's mean).  The derivative dx/ds is exact (PAIR takes a
+    forward difference with step 0.01).  Sum(A) = F(x) - F(x(max_sigma)) up to quadrature error;
+    ``info['delta']`` is that gap (logits).  ``method`` is the quadrature rule over sigma (left
+    Riemann, as in the authors' code, by default).  Images only ([N, C, H, W]).
     """
     if inputs.dim() != 4:
         raise ParamError(f"blur_ig: needs image inputs [N, C, H, W], got shape {tuple(inputs.shape)}")
-    space = GaussianScaleSpace(inputs)
     alphas, weights = quadrature(method, n_steps, inputs.device, inputs.dtype)
     sigmas, dsig = alphas * max_sigma, weights * max_sigma
     n = inputs.shape[0]
     sums = torch.zeros((1,) + tuple(inputs.shape), dtype=inputs.dtype, device=inputs.device)
+    if border == "zero":
+        zspace = ZeroPaddedScaleSpace(inputs, sigmas)
+        blur, dblur = zspace.blur, zspace.dblur
+    else:
+        space = GaussianScaleSpace(inputs)
 
-    def points(img: torch.Tensor, step: torch.Tensor) -> torch.Tensor:
-        return space.blur(img, sigmas[step])
+        def blur(img: torch.Tensor, step: torch.Tensor) -> torch.Tensor:
+            return space.blur(img, sigmas[step])
+
+        def dblur(img: torch.Tensor, step: torch.Tensor) -> torch.Tensor:
+            return space.dblur(img, sigmas[step])
 
     def weigh(img: torch.Tensor, step: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
-        return (-dsig[step].view(-1, 1, 1, 1) * space.dblur(img, sigmas[step]) * grad).unsqueeze(0)
+        return (-dsig[step].view(-1, 1, 1, 1) * dblur(img, step) * grad).unsqueeze(0)
 
-    accumulate_gradients(model, target, n, n_steps, points, weigh, sums, max_batch)
+    accumulate_gradients(model, target, n, n_steps, blur, weigh, sums, max_batch)
     attr = sums[0]
-    blurred = space.blur(torch.arange(n, device=inputs.device), torch.full((n,), max_sigma).to(inputs))
-    change = target_outputs(model, inputs, target) - target_outputs(model, blurred, target)
+    start = blurred_start(inputs, max_sigma, border)
+    change = target_outputs(model, inputs, target) - target_outputs(model, start, target)
     return attr, {"delta": attr.flatten(1).sum(1) - change}

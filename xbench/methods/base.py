@@ -8,6 +8,8 @@ shape [N]).  Keyword parameters with defaults are its user settings; ``reference
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -16,9 +18,60 @@ from ..errors import ParamError
 from ..registry import Registry
 
 CONTEXT_PARAMS = ("references", "data_info")
-METHODS = Registry("method", skip=3, hidden=CONTEXT_PARAMS)
+
+FROM_BASELINE = "from:baseline"
+"""``path_start`` value: the path starts at the method's own ``baseline`` parameter."""
+
+PathStart = Callable[..., torch.Tensor]
+
+
+def _method_contract(name: str, fn: Callable, specs: dict, meta: dict[str, Any]) -> dict[str, Any]:
+    """Check what every method declares at ``register(...)``; returns the completed metadata.
+
+    ``needs``: the context the harness must supply (a subset of :data:`CONTEXT_PARAMS`), derived
+    from the function's keyword arguments when not given and checked against them when given.
+    ``path_start``: where the attribution path starts, i.e. what completeness compares F(x) with:
+    :data:`FROM_BASELINE` (the ``baseline`` parameter), a baseline name (``"zero"``), a callable
+    ``(inputs, params, data_info) -> tensor`` (Blur IG's blurred image), or None for methods
+    without a path (completeness is then reported against the zero input, by convention).  Every
+    built-in method declares it; when a user's method does not, it is :data:`FROM_BASELINE` if the
+    method has a ``baseline`` parameter, else None.
+    """
+    accepted = tuple(k for k in CONTEXT_PARAMS if k in inspect.signature(fn).parameters)
+    needs = meta.get("needs", accepted)
+    needs = (needs,) if isinstance(needs, str) else tuple(needs)
+    if set(needs) - set(accepted):
+        raise ValueError(f"method '{name}' declares needs={needs} but its function accepts only {accepted}")
+    meta["needs"] = needs
+    start = meta.setdefault("path_start", FROM_BASELINE if "baseline" in specs else None)
+    if start == FROM_BASELINE and "baseline" not in specs:
+        raise ValueError(f"method '{name}': path_start={FROM_BASELINE!r} but it has no 'baseline' parameter")
+    if not (start is None or callable(start) or isinstance(start, str)):
+        raise ValueError(f"method '{name}': path_start must be a string, a callable or None, got {start!r}")
+    return meta
+
+
+METHODS = Registry("method", skip=3, hidden=CONTEXT_PARAMS, contract=_method_contract)
 
 register = METHODS.register
+
+
+def path_start(method: str, params: dict[str, Any] | None, inputs: torch.Tensor,
+               data_info: dict | None = None) -> torch.Tensor:
+    """Where ``method``'s attribution path starts for ``inputs`` (same shape, dtype, device): the x' of
+    completeness, sum(A) = F(x) - F(x').  ``params`` are the method's (resolved or partial) settings."""
+    from .baselines import make_baseline
+
+    entry = METHODS.get(method)
+    resolved = entry.resolve({k: v for k, v in (params or {}).items() if k in entry.params}, where=method)
+    start = entry.meta["path_start"]
+    if start is None:
+        return torch.zeros_like(inputs)
+    if callable(start):
+        return start(inputs, resolved, data_info)
+    if start == FROM_BASELINE:
+        return make_baseline(inputs, resolved.get("baseline", "zero"), data_info=data_info)
+    return make_baseline(inputs, start, data_info=data_info)
 
 
 def available() -> list[str]:
@@ -51,7 +104,8 @@ def attribute(model: torch.nn.Module, inputs: torch.Tensor, target: Any, method:
     with ``return_info=True``.  The first four arguments are positional-only so that a method's
     own ``method=`` parameter (IG's quadrature rule, as in Captum) passes through.
     ``info`` holds per-sample diagnostics (tensors of shape [N]) and
-    ``params``, the resolved settings including defaults.
+    ``params``, the resolved settings including defaults and those a method decides at run time
+    (returned by the method as ``info['settings']``, e.g. Grad-CAM's layer).
     """
     entry = METHODS.get(method)
     context = {k: params.pop(k) for k in CONTEXT_PARAMS if k in params}
@@ -68,14 +122,13 @@ def attribute(model: torch.nn.Module, inputs: torch.Tensor, target: Any, method:
     attr = attr.to(dtype=inputs.dtype)
     if return_info:
         info = dict(info)
-        info["params"] = resolved
+        # settings decided at run time (e.g. Grad-CAM's default layer) replace their unresolved defaults
+        info["params"] = {**resolved, **info.pop("settings", {})}
         return attr, info
     return attr
 
 
 def _accepts(fn) -> set[str]:
-    import inspect
-
     return set(inspect.signature(fn).parameters)
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import warnings
+import weakref
 from collections.abc import Callable, Iterator
 from typing import Any, Literal
 
@@ -22,7 +23,7 @@ from torch import nn
 from ..batching import DEFAULT_MAX_BATCH, map_chunks
 from ..errors import ParamError
 from ..registry import suggest
-from .base import register
+from .base import FROM_BASELINE, register
 from .baselines import make_baseline
 
 REFERENCE_POOL = 128
@@ -56,7 +57,7 @@ def by_images(fn: Callable[[int, int], torch.Tensor], n: int, images_per_call: i
 
 
 @register("smoothgrad", description="SmoothGrad (Smilkov et al. 2017): gradients averaged over noisy copies (Captum)",
-          paper="Smilkov, Thorat, Kim, Viegas, Wattenberg 2017", passes="n_samples",
+          paper="Smilkov, Thorat, Kim, Viegas, Wattenberg 2017", passes="n_samples", path_start=None,
           bounds={"n_samples": (1, 100000), "stdev": (0.0, None), "max_batch": (1, None)})
 def smoothgrad(model, inputs, target, *, n_samples: int = 50, stdev: float = 0.5,
                kind: Literal["smoothgrad", "smoothgrad_sq", "vargrad"] = "smoothgrad", abs: bool = False,
@@ -83,8 +84,8 @@ def smoothgrad(model, inputs, target, *, n_samples: int = 50, stdev: float = 0.5
 
 
 @register("gradient_shap", description="GradientSHAP (Lundberg & Lee 2017; Captum): EG with input noise",
-          paper="Lundberg, Lee 2017", passes="n_samples", bounds={"n_samples": (1, 100000), "stdev": (0.0, None),
-                                                                  "max_batch": (1, None)})
+          paper="Lundberg, Lee 2017", passes="n_samples", path_start=None,  # a distribution of starts
+          bounds={"n_samples": (1, 100000), "stdev": (0.0, None), "max_batch": (1, None)})
 def gradient_shap(model, inputs, target, *, n_samples: int = 20, stdev: float = 0.0, seed: int = 0,
                   max_batch: int = DEFAULT_MAX_BATCH, references: torch.Tensor | None = None):
     """E[(x - x') * dF_t/dx(x' + a (x + eps - x'))], x' from the references (or the zero baseline), a ~ U(0, 1).
@@ -112,7 +113,7 @@ def gradient_shap(model, inputs, target, *, n_samples: int = 20, stdev: float = 
 
 
 @register("occlusion", description="Occlusion (Zeiler & Fergus 2014; Captum): output drop when a window is replaced",
-          paper="Zeiler, Fergus 2014", passes="number of window positions",
+          paper="Zeiler, Fergus 2014", passes="number of window positions", path_start=FROM_BASELINE,
           bounds={"window": (1, None), "stride": (1, None), "max_batch": (1, None)})
 def occlusion(model, inputs, target, *, window: int = 8, stride: int = 4, baseline: Any = "zero",
               max_batch: int = DEFAULT_MAX_BATCH, data_info: dict | None = None):
@@ -156,17 +157,59 @@ def find_layer(model: nn.Module, name: str | None, where: str = "layer") -> tupl
     return name, model.get_submodule(name)
 
 
+_CAM_LAYERS: weakref.WeakKeyDictionary[nn.Module, dict] = weakref.WeakKeyDictionary()
+
+
+def cam_layer(model: nn.Module, inputs: torch.Tensor, where: str = "layer") -> str:
+    """Grad-CAM's default layer: the rectified output of the last conv block, as the authors and
+    ``pytorch-grad-cam`` use it (e.g. ``features.4``, the ReLU after the last conv, or ``layer4`` of a ResNet).
+
+    One forward pass on one input records the modules in the order they finish; after the last
+    ``nn.Conv2d``, the last module to finish before the feature map changes shape (pooling,
+    flattening) is taken.  When no module follows the conv (a functional ReLU), the conv itself.
+    Cached per model, its parameters and the input shape.
+    """
+    conv_name, _ = find_layer(model, None, where)
+    key = (tuple(inputs.shape[1:]), tuple(id(p) for p in model.parameters()))
+    cache = _CAM_LAYERS.setdefault(model, {})
+    if key in cache:
+        return cache[key]
+    done: list[tuple[str, tuple]] = []
+    hooks = [m.register_forward_hook(lambda mod, inp, out, n=n: done.append(
+        (n, tuple(out.shape) if isinstance(out, torch.Tensor) else ())))
+        for n, m in model.named_modules() if n]
+    try:
+        with torch.no_grad():
+            model(inputs[:1])
+    finally:
+        for h in hooks:
+            h.remove()
+    last = max(i for i, (n, _) in enumerate(done) if n == conv_name)
+    shape, chosen = done[last][1], conv_name
+    for n, sh in done[last + 1:]:
+        if sh != shape:
+            break
+        chosen = n
+    cache[key] = chosen
+    return chosen
+
+
 @register("grad_cam", description="Grad-CAM (Selvaraju et al. 2017; Captum), upsampled to the input and over channels",
-          paper="Selvaraju et al. 2017", passes=1, bounds={"max_batch": (1, None)})
+          paper="Selvaraju et al. 2017", passes=1, path_start=None, bounds={"max_batch": (1, None)})
 def grad_cam(model, inputs, target, *, layer: str | None = None, relu: bool = True,
              max_batch: int = DEFAULT_MAX_BATCH):
-    """ReLU(sum_c mean(dF_t/dA_c) A_c) at ``layer`` (default: the last Conv2d), bilinearly upsampled to H x W.
+    """ReLU(sum_c mean(dF_t/dA_c) A_c) at ``layer``, bilinearly upsampled to H x W; returns (attributions, info).
 
-    The map is the same for every input channel (expanded, not divided).  Images only ([N, C, H, W]).
+    ``layer`` defaults to the rectified output of the last conv block (:func:`cam_layer`; the
+    Grad-CAM authors' and ``pytorch-grad-cam``'s choice); ``info['settings']['layer']`` names the
+    layer used.  The map is the same for every input channel (expanded, not divided), in the
+    units of A times logits per unit of A, without ``pytorch-grad-cam``'s min-max normalisation.
+    Images only ([N, C, H, W]).
     """
     if inputs.dim() != 4:
         raise ParamError(f"grad_cam: needs image inputs [N, C, H, W], got shape {tuple(inputs.shape)}")
-    _, module = find_layer(model, layer, "grad_cam.layer")
+    name = cam_layer(model, inputs, "grad_cam.layer") if layer is None else layer
+    _, module = find_layer(model, name, "grad_cam.layer")
     from captum.attr import LayerAttribution, LayerGradCam
 
     explainer = LayerGradCam(model, module)
@@ -176,11 +219,12 @@ def grad_cam(model, inputs, target, *, layer: str | None = None, relu: bool = Tr
         cam = LayerAttribution.interpolate(cam, tuple(inputs.shape[2:]), interpolate_mode="bilinear")
         return cam.expand(-1, inputs.shape[1], -1, -1)
 
-    return by_images(run, inputs.shape[0], max_batch)
+    return by_images(run, inputs.shape[0], max_batch), {"settings": {"layer": name}}
 
 
 @register("guided_backprop", description="Guided Backpropagation (Springenberg et al. 2015; Captum)",
-          paper="Springenberg, Dosovitskiy, Brox, Riedmiller 2015", passes=1, bounds={"max_batch": (1, None)})
+          paper="Springenberg, Dosovitskiy, Brox, Riedmiller 2015", passes=1, path_start=None,
+          bounds={"max_batch": (1, None)})
 def guided_backprop(model, inputs, target, *, max_batch: int = DEFAULT_MAX_BATCH):
     """Gradient with ReLU backward passes that only let positive gradients through (needs nn.ReLU modules)."""
     from captum.attr import GuidedBackprop

@@ -18,12 +18,24 @@ orders of headroom for deep nets while a single bias of typical size (1e-2 of th
 by orders of magnitude.
 """
 
-# (model -> input shapes already checked): the check costs 3 forward passes, so do it once.
+# (model -> states already checked): the check costs 3 forward passes, so do it once per model state.
 _checked: weakref.WeakKeyDictionary[torch.nn.Module, set] = weakref.WeakKeyDictionary()
 
 
+def model_state_key(model: torch.nn.Module) -> tuple:
+    """Identity, storage, in-place version and float64 sum of every parameter and buffer: changes when a
+    weight is replaced, added (e.g. a bias) or modified in place (``p.add_``, optimiser steps, and
+    ``p.data += ...``, which bypasses the version counter: hence the sums, one reduction per tensor)."""
+    tensors = list(model.named_parameters()) + list(model.named_buffers())
+    if not tensors:
+        return ()
+    with torch.no_grad():
+        sums = torch.stack([t.detach().double().sum() for _, t in tensors]).tolist()  # one host sync
+    return tuple((name, id(t), t.data_ptr(), t._version, v) for (name, t), v in zip(tensors, sums))
+
+
 @register("saliency", description="Gradient of the target logit w.r.t. the input (Simonyan et al. 2014)",
-          paper="Simonyan, Vedaldi, Zisserman 2014", passes=1)
+          paper="Simonyan, Vedaldi, Zisserman 2014", passes=1, path_start=None)
 def saliency(model, inputs, target, *, abs: bool = False):
     """Return dF_t/dx (absolute value when ``abs``), shape of ``inputs``."""
     grad, _ = input_gradient(model, inputs, target)
@@ -31,7 +43,7 @@ def saliency(model, inputs, target, *, abs: bool = False):
 
 
 @register("input_x_gradient", description="Input x gradient (Shrikumar et al. 2016); equals IG on X-DNNs",
-          paper="Shrikumar et al. 2016", passes=1, baseline="zero")
+          paper="Shrikumar et al. 2016", passes=1, path_start="zero")
 def input_x_gradient(model, inputs, target):
     """Return x * dF_t/dx, shape of ``inputs``."""
     grad, _ = input_gradient(model, inputs, target)
@@ -41,9 +53,10 @@ def input_x_gradient(model, inputs, target):
 def check_homogeneous(model: torch.nn.Module, inputs: torch.Tensor, tol: float = HOMOGENEITY_TOL) -> None:
     """Raise :class:`NotHomogeneousError` naming a layer unless F(a x) = a F(x) numerically.
 
-    The result is cached per model and input shape (C, H, W), so the check runs once per model.
+    The result is cached per model, input shape (C, H, W) and :func:`model_state_key`, so the check
+    runs once per model state and again after its weights change.
     """
-    shape = tuple(inputs.shape[1:])
+    shape = (tuple(inputs.shape[1:]), model_state_key(model))
     done = _checked.setdefault(model, set())
     if shape in done:
         return
@@ -60,9 +73,9 @@ def check_homogeneous(model: torch.nn.Module, inputs: torch.Tensor, tol: float =
 
 
 @register("x_gradient", description="X-Gradient: input x gradient on a homogeneous (bias-free) model = IG, one pass",
-          paper="Hesse, Schaub-Meyer, Roth 2021", passes=1, baseline="zero", requires_homogeneous=True)
+          paper="Hesse, Schaub-Meyer, Roth 2021", passes=1, path_start="zero", requires_homogeneous=True)
 def x_gradient(model, inputs, target, *, check: bool = True):
-    """Return x * dF_t/dx after checking (once per model and input shape) that the model is homogeneous."""
+    """Return x * dF_t/dx after checking (once per model state and input shape) that the model is homogeneous."""
     if check:
         check_homogeneous(model, inputs)
     grad, _ = input_gradient(model, inputs, target)
@@ -70,7 +83,7 @@ def x_gradient(model, inputs, target, *, check: bool = True):
 
 
 @register("random", description="Uniform random attributions in [-1, 1] (seeded): the floor for every metric",
-          paper="baseline", passes=0)
+          paper="baseline", passes=0, path_start=None)
 def random_attribution(model, inputs, target, *, seed: int = 0):
     """Return i.i.d. U(-1, 1) values shaped like ``inputs``, generated on their device from ``seed``."""
     gen = torch.Generator(device=inputs.device).manual_seed(int(seed))

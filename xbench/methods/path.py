@@ -14,7 +14,7 @@ import torch
 
 from ..batching import DEFAULT_MAX_BATCH, ChunkStats, for_chunks, map_chunks
 from ..errors import ParamError
-from .base import register, target_outputs
+from .base import FROM_BASELINE, register, target_outputs
 from .baselines import make_baseline
 from .quadrature import Rule, quadrature
 
@@ -119,7 +119,7 @@ def path_outputs(model: torch.nn.Module, inputs: torch.Tensor, target: torch.Ten
 
 @register("integrated_gradients",
           description="Integrated Gradients (Sundararajan et al. 2017), batched images x steps",
-          paper="Sundararajan, Taly, Yan 2017", passes="n_steps",
+          paper="Sundararajan, Taly, Yan 2017", passes="n_steps", path_start=FROM_BASELINE,
           bounds={"n_steps": (1, 100000), "max_batch": (1, None)})
 def integrated_gradients(model, inputs, target, *, n_steps: int = 50, method: Rule = "gausslegendre",
                          baseline: Any = "zero", max_batch: int = DEFAULT_MAX_BATCH,
@@ -143,19 +143,22 @@ def integrated_gradients(model, inputs, target, *, n_steps: int = 50, method: Ru
 @register("split_ig",
           description="Split IG (Miglani et al. 2020): IG split where the logit reaches a ratio r of its change",
           paper="Miglani, Kokhlikyan, Alsallakh, Martin, Reblitz-Richardson 2020",
-          passes="n_steps forward + n_steps forward/backward",
+          passes="n_steps forward + n_steps forward/backward", path_start=FROM_BASELINE,
           bounds={"ratio": (0.0, 1.0), "n_steps": (1, 100000), "max_batch": (1, None)})
 def split_ig(model, inputs, target, *, ratio: float = 0.9, n_steps: int = 200,
              part: Literal["left", "right", "full"] = "left", baseline: Any = "zero",
              max_batch: int = DEFAULT_MAX_BATCH, data_info: dict | None = None):
     """Left (unsaturated), Right (saturated) or full IG, right Riemann sum a_k = k/m; returns (attributions, info).
 
-    A forward pass along the path finds k* = the first step whose logit crosses
-    tau = F(x') + r (F(x) - F(x')) (in the direction of the change); one gradient pass then
-    accumulates Left (steps before k*) and Right (k* and after) together.  ``info``:
-    ``alpha_star`` = k*/m in (0, 1], ``left_sum`` / ``right_sum`` (logits; about r and 1 - r of
-    the change), ``delta`` = left_sum + right_sum - (F(x) - F(x')), the L2 norms ``left_norm`` /
-    ``right_norm`` and their ratio ``right_left_norm_ratio``.
+    A forward pass along the path finds k* = the first step (0-based) whose logit crosses
+    tau = F(x') + r (F(x) - F(x')) strictly (in the direction of the change); one gradient pass then
+    accumulates Left (steps before k*) and Right (k* and after) together.  When no step crosses
+    (F(x) = F(x'), or ``ratio = 1`` with the logit reaching F(x) only at the end) everything is
+    Left.  ``info``: ``alpha_star`` = (k* + 1)/m in (0, 1], the alpha of the first crossing step
+    (the Split IG notebook reports k*/m with its own indexing: ours is one step, 1/m, later),
+    ``left_sum`` / ``right_sum`` (logits; about r and 1 - r of the change), ``delta`` = left_sum +
+    right_sum - (F(x) - F(x')), the L2 norms ``left_norm`` / ``right_norm`` and their ratio
+    ``right_left_norm_ratio``.
     """
     base = make_baseline(inputs, baseline, data_info=data_info)
     alphas, weights = quadrature("riemann_right", n_steps, inputs.device, inputs.dtype)
@@ -164,9 +167,10 @@ def split_ig(model, inputs, target, *, ratio: float = 0.9, n_steps: int = 200,
     change = logits[:, -1] - f0
     tau = f0 + ratio * change
     crossed = (logits - tau[:, None]) * torch.sign(change)[:, None] > 0
-    # no crossing only when F(x) = F(x'): put everything on the left (alpha_star = 1)
+    # no crossing (F(x) = F(x'), or r = 1 when the logit never passes F(x) before the end): everything
+    # is on the left, k* = m (no Right part) and alpha_star = 1
     first = crossed.to(torch.int8).argmax(1)  # index of the first True (0 when none)
-    kstar = torch.where(crossed.any(1), first, torch.full_like(first, n_steps - 1))
+    kstar = torch.where(crossed.any(1), first, torch.full_like(first, n_steps))
     steps = torch.arange(n_steps, device=inputs.device)
     is_left = (steps[None, :] < kstar[:, None]).to(inputs.dtype)
     split = torch.stack([is_left * weights, (1 - is_left) * weights])  # [2, N, m]: one pass, two sums
@@ -175,7 +179,8 @@ def split_ig(model, inputs, target, *, ratio: float = 0.9, n_steps: int = 200,
     left, right = diff * sums[0], diff * sums[1]
     left_sum, right_sum = left.flatten(1).sum(1), right.flatten(1).sum(1)
     left_norm, right_norm = left.flatten(1).norm(dim=1), right.flatten(1).norm(dim=1)
-    info = {"alpha_star": (kstar + 1).to(inputs.dtype) / n_steps, "left_sum": left_sum, "right_sum": right_sum,
+    info = {"alpha_star": (kstar + 1).clamp(max=n_steps).to(inputs.dtype) / n_steps,
+            "left_sum": left_sum, "right_sum": right_sum,
             "delta": left_sum + right_sum - change, "left_norm": left_norm, "right_norm": right_norm,
             # paper B's saturation measure: the saturated tail's share of the attribution norm
             "right_left_norm_ratio": right_norm / left_norm.clamp_min(torch.finfo(inputs.dtype).tiny)}
@@ -186,6 +191,7 @@ def split_ig(model, inputs, target, *, ratio: float = 0.9, n_steps: int = 200,
 @register("expected_gradients",
           description="Expected Gradients (Erion et al. 2021): IG averaged over k references and random alphas",
           paper="Erion, Janizek, Sturmfels, Lundberg, Lee 2021", passes="k", needs="references",
+          path_start=None,  # a distribution of starts (the references), not one point
           bounds={"k": (1, 128), "max_batch": (1, None)})
 def expected_gradients(model, inputs, target, *, k: int = 1, seed: int = 0, max_batch: int = DEFAULT_MAX_BATCH,
                        references: torch.Tensor | None = None):

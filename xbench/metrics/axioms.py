@@ -37,7 +37,8 @@ def completeness(model, inputs, target, attributions, *, baseline: torch.Tensor 
 
 @register("completeness", params_from=completeness,
           description="Completeness gap |sum A - (F(x) - F(x'))| / |F(x) - F(x')| per sample (0 is exact)",
-          direction="lower")
+          direction="lower", consumes=("attributions", "path_start"),
+          units="relative_gap: unitless; absolute_gap: logits", label="completeness gap")
 def _completeness_cell(ctx: CellContext, **params) -> MetricOutput:
     rel, absolute = completeness_gaps(ctx.model, ctx.inputs, ctx.target, ctx.attributions, ctx.baseline, **params)
     return MetricOutput(values={"relative_gap": rel, "absolute_gap": absolute})
@@ -108,7 +109,8 @@ def sensitivity_axiom(model, inputs, target, attributions=None, *, method: str =
                   "max_batch": (1, None)},
           description="Sensitivity(a): share of one-patch inputs (else baseline) with changed output whose patch "
                       "gets non-zero attribution (1 = always)",
-          direction="higher")
+          direction="higher", consumes=("method", "path_start"), units="share of patches (0-1)",
+          label="share of patches")
 def _sensitivity_axiom_cell(ctx: CellContext, **params) -> MetricOutput:
     share, cases, ps = _sensitivity_axiom(ctx.attribute, ctx.model, ctx.inputs, ctx.target, ctx.baseline,
                                           params["patch_size"], params["n_patches"], params["rtol"],
@@ -173,7 +175,8 @@ def sensitivity_n(model, inputs, target, attributions, *, ns: list[int] | None =
           bounds={"n_subsets": (2, None), "max_batch": (1, None)},
           description="Sensitivity-n (Ancona 2018): correlation of subset attribution sums with the output drop "
                       "when the subset is set to the baseline, per n (1 = perfect)",
-          direction="higher")
+          direction="higher", consumes=("attributions", "path_start"), units="Pearson correlation",
+          label="Pearson correlation", x_label="subset size n (pixels)", x_scale=1)
 def _sensitivity_n_cell(ctx: CellContext, **params) -> MetricOutput:
     params = dict(params)
     if params.get("ns") is None:
@@ -212,7 +215,10 @@ def ig_distance(model, inputs, target, attributions, *, n_steps: int = 128, eps:
                 max_batch: int = DEFAULT_MAX_BATCH) -> torch.Tensor:
     """mean|A - IG_ref| / (mean|IG_ref| + eps) per sample [N] (unitless; means over all input elements).
 
-    IG_ref: Integrated Gradients, ``n_steps`` Gauss-Legendre points, zero baseline (paper A §4.1).
+    IG_ref: Integrated Gradients, ``n_steps`` Gauss-Legendre points, zero baseline (paper A §4.1),
+    explaining ``target`` (the X-DNN authors explain the true label: ``data.target: label``).  The
+    authors average a ratio of means per batch instead; the runner's cell reports that as the
+    per-batch stat ``batch_ratio_of_means``.
     """
     ref = reference_ig(model, inputs, target, n_steps, max_batch)
     return (attributions - ref).abs().flatten(1).mean(1) / (ref.abs().flatten(1).mean(1) + eps)
@@ -221,7 +227,13 @@ def ig_distance(model, inputs, target, attributions, *, n_steps: int = 128, eps:
 @register("ig_distance", params_from=ig_distance, bounds={"n_steps": (1, None), "eps": (0.0, None),
                                                            "max_batch": (1, None)},
           description="Paper A §4.1: mean|A - IG_128 Gauss-Legendre| / mean|IG| (0 = equals IG)",
-          direction="lower")
+          direction="lower", consumes=("attributions",), units="unitless (mean |A - IG| / mean |IG|)",
+          label="distance to IG-128")
 def _ig_distance_cell(ctx: CellContext, **params) -> MetricOutput:
+    ref = reference_ig(ctx.model, ctx.inputs, ctx.target, params["n_steps"], params["max_batch"])
+    diff = (ctx.attributions - ref).abs()
+    # the X-DNN authors' per-batch figure: a ratio of means over the whole batch (averaged over batches)
+    batch_ratio = float(diff.mean() / (ref.abs().mean() + params["eps"]))
     return MetricOutput(values={"distance": ig_distance(ctx.model, ctx.inputs, ctx.target, ctx.attributions,
-                                                        **params)})
+                                                        **params)},
+                        batch_values={"batch_ratio_of_means": batch_ratio})

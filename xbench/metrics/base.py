@@ -20,8 +20,42 @@ from ..batching import for_chunks
 from ..methods.base import attribute
 from ..registry import Registry
 
+CONSUMES = ("attributions", "method", "path_start", "labels", "masks", "references", "data_info")
+"""What a metric can take from a cell: the attributions, the method to re-run on new inputs, the
+method's path start (completeness' x'), ground-truth labels and masks, the reference set, data info."""
+
+DIRECTIONS = ("higher", "lower", "per_stat")
+
+
+def _metric_contract(name: str, fn: Callable, specs: dict, meta: dict[str, Any]) -> dict[str, Any]:
+    """Check what every metric declares at ``register(...)``; returns the completed metadata.
+
+    Required: ``consumes`` (a subset of :data:`CONSUMES`), ``direction`` (``higher``/``lower`` is
+    better, or ``per_stat`` with a ``directions`` mapping stat -> direction), ``units`` and ``label``
+    (the axis label of its values).  Optional: ``x_label`` (the x axis of its curves, with
+    ``x_scale`` to multiply x by for display).  ``needs_attributions`` is derived from ``consumes``.
+    """
+    missing = [k for k in ("consumes", "direction", "units", "label") if k not in meta]
+    if missing:
+        raise ValueError(f"metric '{name}' must declare {', '.join(missing)} at register(...)")
+    consumes = (meta["consumes"],) if isinstance(meta["consumes"], str) else tuple(meta["consumes"])
+    unknown = set(consumes) - set(CONSUMES)
+    if unknown:
+        raise ValueError(f"metric '{name}': consumes {sorted(unknown)}; allowed: {', '.join(CONSUMES)}")
+    meta["consumes"] = consumes
+    if meta["direction"] not in DIRECTIONS:
+        raise ValueError(f"metric '{name}': direction {meta['direction']!r}; allowed: {', '.join(DIRECTIONS)}")
+    if meta["direction"] == "per_stat" and not meta.get("directions"):
+        raise ValueError(f"metric '{name}': direction 'per_stat' needs directions={{stat: 'higher' | 'lower'}}")
+    needs = "attributions" in consumes or "method" in consumes
+    if meta.setdefault("needs_attributions", needs) != needs:
+        raise ValueError(f"metric '{name}': needs_attributions contradicts consumes={consumes}")
+    return meta
+
+
 METRICS = Registry("metric", skip=4, hidden=("return_curves", "baseline", "method", "method_params", "labels",
-                                             "masks", "data_info", "references", "seed"))
+                                             "masks", "data_info", "references", "seed"),
+                   contract=_metric_contract)
 register = METRICS.register
 
 
@@ -33,6 +67,21 @@ def available() -> list[str]:
 def describe() -> dict[str, str]:
     """Name -> one-line description of every metric."""
     return METRICS.describe()
+
+
+def stat_direction(metric: str, stat: str) -> str | None:
+    """``"higher"``/``"lower"`` (is better) for a registered metric's stat, None when it has none."""
+    if metric not in METRICS:
+        return None
+    meta = METRICS.get(metric).meta
+    if meta["direction"] == "per_stat":
+        return meta["directions"].get(stat)
+    return meta["direction"]
+
+
+def arrow(metric: str, stat: str = "") -> str:
+    """``" ↑"`` / ``" ↓"`` for higher / lower is better (from the registry), ``""`` when undeclared."""
+    return {"higher": " ↑", "lower": " ↓"}.get(stat_direction(metric, stat) or "", "")
 
 
 @dataclass
@@ -69,17 +118,6 @@ class MetricOutput:
     curves: dict[str, tuple[torch.Tensor, torch.Tensor]] = field(default_factory=dict)
     batch_values: dict[str, float] = field(default_factory=dict)
     settings: dict[str, Any] = field(default_factory=dict)
-
-
-def auc_normalised(curves: torch.Tensor) -> torch.Tensor:
-    """Trapezoid area under equally spaced curves [N, T] over x in [0, 1] (RISE's normalised AUC).
-
-    (sum - first/2 - last/2) / (T - 1), shape [N].
-    """
-    t = curves.shape[-1]
-    if t < 2:
-        return curves[..., 0].clone()
-    return (curves.sum(-1) - curves[..., 0] / 2 - curves[..., -1] / 2) / (t - 1)
 
 
 Attributor = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]

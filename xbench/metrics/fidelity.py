@@ -56,7 +56,7 @@ def infidelity(model, inputs, target, attributions, *, noise_std: float = 0.1, n
           bounds={"noise_std": (0.0, None), "n_samples": (1, None), "max_batch": (1, None)},
           description="Infidelity (Yeh 2019): mean (beta I^T A - (F(x) - F(x - I)))^2 over Gaussian perturbations "
                       "(lower is better)",
-          direction="lower")
+          direction="lower", consumes=("attributions",), units="logit^2", label="infidelity")
 def _infidelity_cell(ctx: CellContext, **params) -> MetricOutput:
     return MetricOutput(values={"infidelity": infidelity(ctx.model, ctx.inputs, ctx.target, ctx.attributions,
                                                          seed=ctx.seed, **params)})

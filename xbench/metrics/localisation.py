@@ -44,6 +44,7 @@ def localisation(model, inputs, target, attributions, *, masks: torch.Tensor | N
 @register("localisation", params_from=localisation,
           description="Share of positive attribution mass inside the ground-truth mask and the pointing game "
                       "(higher is better; needs masks)",
-          direction="higher")
+          direction="higher", consumes=("attributions", "masks"), units="share (0-1) / hit (0 or 1)",
+          label="share of mass / pointing hit")
 def _localisation_cell(ctx: CellContext, **params) -> MetricOutput:
     return MetricOutput(values=localisation(ctx.model, ctx.inputs, ctx.target, ctx.attributions, masks=ctx.masks))

@@ -81,7 +81,8 @@ def contrast(model, inputs, target, attributions=None, *, scales: tuple[float, .
 
 @register("accuracy", params_from=accuracy, bounds={"topk": (1, None), "max_batch": (1, None)},
           description="Top-1 and top-k accuracy of the model on the labels (0/1 per sample)",
-          needs_attributions=False, direction="higher")
+          needs_attributions=False, direction="higher", consumes=("labels",), units="share correct (0-1)",
+          label="accuracy")
 def _accuracy_cell(ctx: CellContext, **params) -> MetricOutput:
     values = accuracy(ctx.model, ctx.inputs, ctx.target, labels=ctx.labels, **params)
     return MetricOutput(values=values, settings={"truth": "target" if ctx.labels is None else "labels"})
@@ -89,7 +90,9 @@ def _accuracy_cell(ctx: CellContext, **params) -> MetricOutput:
 
 @register("contrast", params_from=contrast, bounds={"max_batch": (1, None)},
           description="Paper A §4.4: top-1 accuracy for inputs scaled by a = 1.0 ... 0.1 (X-DNNs are invariant)",
-          needs_attributions=False, direction="higher")
+          needs_attributions=False, direction="higher", consumes=("labels",), units="share correct (0-1)",
+          label="top-1 accuracy", x_label="contrast factor a", x_scale=1,
+          stat_labels={"top1": "top-1 accuracy", "same_prediction": "same prediction as a = 1"})
 def _contrast_cell(ctx: CellContext, **params) -> MetricOutput:
     values, a, curves = contrast(ctx.model, ctx.inputs, ctx.target, labels=ctx.labels, return_curves=True, **params)
     return MetricOutput(values=values, curves={k: (a, v) for k, v in curves.items()},

@@ -12,12 +12,13 @@ import math
 from typing import Literal
 
 import torch
+import torch.nn.functional as F
 
 from ..batching import DEFAULT_MAX_BATCH, for_chunks
 from ..methods.baselines import gaussian_blur
-from .base import CellContext, MetricOutput, auc_normalised, register
+from .base import CellContext, MetricOutput, register
 
-Substrate = Literal["zero", "blur", "mean", "uniform"]
+Substrate = Literal["zero", "rise_blur", "blur", "mean", "uniform"]
 Output = Literal["softmax", "logit"]
 
 
@@ -31,11 +32,42 @@ def pixel_rank(attributions: torch.Tensor) -> torch.Tensor:
     return rank
 
 
+def rise_kernel(klen: int = 11, sigma: float = 5.0, truncate: float = 4.0) -> torch.Tensor:
+    """RISE's blur kernel, [klen, klen] in float64: a centred delta filtered by SciPy's
+    ``gaussian_filter(delta, sigma)`` (its default ``reflect`` mode, kernel radius int(4 sigma + 0.5)).
+
+    With klen 11 and sigma 5 the reflections fold the wide Gaussian back into the 11 x 11 window,
+    so the kernel is nearly flat (centre 0.0088, corner 0.0077) and sums to 1.
+    """
+    r = int(truncate * float(sigma) + 0.5)
+    j = torch.arange(-r, r + 1, dtype=torch.float64)
+    taps = torch.exp(-(j**2) / (2 * float(sigma) ** 2)) if sigma > 0 else (j == 0).double()
+    taps = taps / taps.sum()
+    # half-sample symmetric extension (SciPy 'reflect': d c b a | a b c d | d c b a) of a delta at klen // 2
+    pos = (torch.arange(klen)[:, None] + j[None, :].long()) % (2 * klen)
+    pos = torch.where(pos >= klen, 2 * klen - 1 - pos, pos)
+    k1 = (taps[None, :] * (pos == klen // 2)).sum(1)
+    return k1[:, None] * k1[None, :]
+
+
+def rise_blur(inputs: torch.Tensor, klen: int = 11, sigma: float = 5.0) -> torch.Tensor:
+    """RISE's insertion substrate: each channel convolved with :func:`rise_kernel`, zero padding (borders darken)."""
+    k = rise_kernel(klen, sigma).to(inputs)
+    c = inputs.shape[1]
+    return F.conv2d(inputs, k.expand(c, 1, klen, klen), padding=klen // 2, groups=c)
+
+
 def make_substrate(inputs: torch.Tensor, substrate: str, *, blur_kernel: int, blur_sigma: float,
                    seed: int = 0) -> torch.Tensor:
-    """The values that replace (deletion) or start (insertion) the image, same shape as ``inputs``."""
+    """The values that replace (deletion) or start (insertion) the image, same shape as ``inputs``.
+
+    ``rise_blur``: RISE's blur (:func:`rise_blur`, kernel ``blur_kernel``, sigma ``blur_sigma``);
+    ``blur``: a sampled separable Gaussian with reflect padding (:func:`gaussian_blur`).
+    """
     if substrate == "zero":
         return torch.zeros_like(inputs)
+    if substrate == "rise_blur":
+        return rise_blur(inputs, int(blur_kernel), float(blur_sigma))
     if substrate == "blur":
         return gaussian_blur(inputs, blur_kernel, blur_sigma)
     if substrate == "mean":
@@ -100,15 +132,17 @@ def masked_scores(model, inputs: torch.Tensor, target: torch.Tensor, rank: torch
 def perturbation_curves(model, inputs, target, attributions, *, mode: Literal["deletion", "insertion"],
                         steps: int, substrate: torch.Tensor, output: str = "softmax",
                         max_batch: int = DEFAULT_MAX_BATCH) -> tuple[torch.Tensor, torch.Tensor]:
-    """Return (fractions [steps + 1], scores [N, steps + 1]).
+    """Return (fractions [T], scores [N, T]), fractions strictly increasing from 0 to 1.
 
-    Point k has the top ``min(k * ceil(HW / steps), HW)`` pixels replaced by the substrate
-    (deletion) or copied onto it (insertion); point 0 is the clean (deletion) or fully
-    substituted (insertion) image.  Scores are the target's softmax probability or logit.
+    As in RISE, each step switches ``ceil(HW / steps)`` more pixels, and the curve stops at the
+    first point with every pixel switched: point k has the top ``min(k * ceil(HW / steps), HW)``
+    pixels replaced by the substrate (deletion) or copied onto it (insertion), so T =
+    ceil(HW / ceil(HW / steps)) + 1, which is ``steps + 1`` when ``steps`` divides HW.  Point 0 is the
+    clean (deletion) or fully substituted (insertion) image.  Scores: target softmax probability or logit.
     """
     n_pix = inputs.shape[-2] * inputs.shape[-1]
     per_step = math.ceil(n_pix / steps)
-    counts = torch.clamp(torch.arange(steps + 1, device=inputs.device) * per_step, max=n_pix)
+    counts = torch.clamp(torch.arange(math.ceil(n_pix / per_step) + 1, device=inputs.device) * per_step, max=n_pix)
     scores = masked_scores(model, inputs, target, pixel_rank(attributions), counts, substrate,
                            keep_top=(mode == "insertion"), output=output, max_batch=max_batch)
     return counts.to(inputs.dtype) / n_pix, scores
@@ -120,24 +154,30 @@ def _curve_metric(mode, model, inputs, target, attributions, steps, substrate, o
     sub = make_substrate(inputs, substrate, blur_kernel=blur_kernel, blur_sigma=blur_sigma, seed=seed)
     x, curves = perturbation_curves(model, inputs, target, attributions, mode=mode, steps=steps, substrate=sub,
                                     output=output, max_batch=max_batch)
-    auc = auc_normalised(curves)
+    auc = torch.trapezoid(curves, x, dim=-1)  # over the actual fractions: the last step may be shorter
     return (auc, x, curves) if return_curves else auc
 
 
 def deletion(model, inputs, target, attributions, *, steps: int | None = None, substrate: Substrate = "zero",
              output: Output = "softmax", blur_kernel: int = 11, blur_sigma: float = 5.0,
              max_batch: int = DEFAULT_MAX_BATCH, seed: int = 0, return_curves: bool = False):
-    """RISE deletion AUC per sample, shape [N] (lower is better); with ``return_curves`` also
-    ``(fractions [T], curves [N, T])``.  ``steps`` defaults to the image height (RISE: 224)."""
+    """RISE deletion AUC per sample, shape [N] (lower is better): the trapezoid area under the
+    score curve over the fraction of pixels removed, [0, 1].  With ``return_curves`` also
+    ``(fractions [T], curves [N, T])``.  ``steps`` defaults to the image height (RISE: 224 px per
+    step at 224 x 224).  RISE's own AUC treats the points as equally spaced; ours integrates over
+    the actual fractions, which differs only when ``steps`` does not divide HW (shorter last step)."""
     return _curve_metric("deletion", model, inputs, target, attributions, steps, substrate, output, blur_kernel,
                          blur_sigma, max_batch, seed, return_curves)
 
 
-def insertion(model, inputs, target, attributions, *, steps: int | None = None, substrate: Substrate = "blur",
-              output: Output = "softmax", blur_kernel: int = 11, blur_sigma: float = 5.0,
-              max_batch: int = DEFAULT_MAX_BATCH, seed: int = 0, return_curves: bool = False):
-    """RISE insertion AUC per sample, shape [N] (higher is better), starting from the substrate
-    (RISE: the image blurred with kernel 11, sigma 5)."""
+def insertion(model, inputs, target, attributions, *, steps: int | None = None,
+              substrate: Substrate = "rise_blur", output: Output = "softmax", blur_kernel: int = 11,
+              blur_sigma: float = 5.0, max_batch: int = DEFAULT_MAX_BATCH, seed: int = 0,
+              return_curves: bool = False):
+    """RISE insertion AUC per sample, shape [N] (higher is better), as :func:`deletion` but pixels are
+    inserted into the substrate.  Default ``rise_blur``: RISE's blur, the kernel
+    ``gaussian_filter(delta 11x11, sigma 5)`` applied with zero padding (:func:`rise_blur`);
+    ``blur`` is a sampled 11-tap Gaussian with reflect padding (xbench's earlier default)."""
     return _curve_metric("insertion", model, inputs, target, attributions, steps, substrate, output, blur_kernel,
                          blur_sigma, max_batch, seed, return_curves)
 
@@ -159,11 +199,13 @@ def _cell(fn):
 
 register("deletion", params_from=deletion, bounds=_BOUNDS,
          description="RISE deletion: target probability as top pixels are removed; AUC (lower is better)",
-         direction="lower")(_cell(deletion))
+         direction="lower", consumes=("attributions",), units="target probability (or logit) x fraction",
+         label="target probability (softmax)", x_label="pixels removed (%)", x_scale=100)(_cell(deletion))
 register("insertion", params_from=insertion, bounds=_BOUNDS,
          description="RISE insertion: target probability as top pixels are inserted into a blurred image; "
                      "AUC (higher is better)",
-         direction="higher")(_cell(insertion))
+         direction="higher", consumes=("attributions",), units="target probability (or logit) x fraction",
+         label="target probability (softmax)", x_label="pixels inserted (%)", x_scale=100)(_cell(insertion))
 
 
 # --- keep / remove masks (paper A §4.2) ----------------------------------------------------------
@@ -225,7 +267,11 @@ def keep_remove(model, inputs, target, attributions, *, fractions: list[float] |
                                                            "max_batch": (1, None)},
           description="Paper A §4.2 keep/remove positive/negative/absolute masks over a blurred substrate; "
                       "trapezoid AUCs KPM, KNM, KAM, RPM, RNM, RAM",
-          direction="per_stat",
+          direction="per_stat", consumes=("attributions", "labels"),
+          units="logit x fraction (P, N curves); accuracy x fraction (A curves)",
+          label="target logit (P, N) / top-1 accuracy (A)", x_label="pixels kept / left unmasked (%)", x_scale=100,
+          stat_labels={"KPM": "target logit", "KNM": "target logit", "KAM": "top-1 accuracy",
+                       "RPM": "target logit", "RNM": "target logit", "RAM": "top-1 accuracy"},
           directions={"KPM": "higher", "KNM": "lower", "KAM": "higher", "RPM": "lower", "RNM": "higher",
                       "RAM": "lower"})
 def _keep_remove_cell(ctx: CellContext, **params) -> MetricOutput:
@@ -290,7 +336,8 @@ def abpc(model, inputs, target, attributions, *, fractions: list[float] | None =
                                              "blur_sigma": (0.0, None), "max_batch": (1, None)},
           description="Paper B's area between perturbation curves (lowest vs top pixels removed), "
                       "clipped normalised logits, /10 (higher is better)",
-          direction="higher")
+          direction="higher", consumes=("attributions",), units="normalised logit (0 = baseline, 1 = input)",
+          label="normalised logit (0 = baseline, 1 = input)", x_label="fraction t of pixels (%)", x_scale=100)
 def _abpc_cell(ctx: CellContext, **params) -> MetricOutput:
     params = dict(params)
     params["fractions"] = list(ABPC_FRACTIONS if params.get("fractions") is None else params["fractions"])

@@ -88,8 +88,10 @@ def _cell(reduce: str):
 register("max_sensitivity", params_from=max_sensitivity, bounds=_BOUNDS, hidden=("perturb_func",),
          description="Max-sensitivity (Yeh 2019): max ||A(x+e) - A(x)|| / ||A(x)|| over uniform L-inf noise "
                      "(attributions recomputed; lower is better)",
-         direction="lower")(_cell("max"))
+         direction="lower", consumes=("attributions", "method"), units="unitless (norm ratio)",
+         label="max-sensitivity")(_cell("max"))
 register("avg_sensitivity", params_from=avg_sensitivity, bounds=_BOUNDS, hidden=("perturb_func",),
          description="Avg-sensitivity (Yeh 2019): mean ||A(x+e) - A(x)|| / ||A(x)|| over uniform L-inf noise "
                      "(attributions recomputed; lower is better)",
-         direction="lower")(_cell("mean"))
+         direction="lower", consumes=("attributions", "method"), units="unitless (norm ratio)",
+         label="avg-sensitivity")(_cell("mean"))

@@ -65,7 +65,8 @@ def _timing_params(model, inputs, target, attributions=None, *, repeats: int = 3
 @register("timing", params_from=_timing_params, bounds={"repeats": (1, None), "warmup": (0, None),
                                                         "batches": (1, None)},
           description="Seconds per image (median of repeats, synchronised) and ratio to one forward+backward",
-          direction="lower")
+          direction="lower", consumes=("method", "references", "data_info"), units="seconds per image",
+          label="seconds per image")
 def _timing_cell(ctx: CellContext, batches: int | None = 1, **params) -> MetricOutput:
     if batches is not None and ctx.batch >= batches:
         return MetricOutput()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from ..results import atomic_write_text, read_results
@@ -12,9 +13,19 @@ from .tables import latex_table, markdown_table, summarise, summary_display, tex
 __all__ = ["make_report", "summarise"]
 
 
+def suite_name(run_dir: Path) -> str:
+    """The suite's name from the run's ``manifest.json`` (so a copied run dir reports the same), else the folder's."""
+    try:
+        name = json.loads((run_dir / "manifest.json").read_text())["suite"]["name"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return run_dir.name
+    return str(name) if name else run_dir.name
+
+
 def make_report(run_dir: str | Path) -> str:
     """Write summary.csv/.md, tables/, plots/ and index.md into ``run_dir``; return the terminal summary."""
     run_dir = Path(run_dir)
+    title = suite_name(run_dir)
     df = read_results(run_dir)
     summary = summarise(df)
     (run_dir / "tables").mkdir(exist_ok=True)
@@ -23,22 +34,22 @@ def make_report(run_dir: str | Path) -> str:
     atomic_write_text(run_dir / "summary.csv", summary.to_csv(index=False, float_format="%.9g"))
     disp = summary_display(summary)
     md = markdown_table(disp)
-    atomic_write_text(run_dir / "summary.md", f"# Summary: {run_dir.name}\n\nMean ± 95% CI (Student t) over "
+    atomic_write_text(run_dir / "summary.md", f"# Summary: {title}\n\nMean ± 95% CI (Student t) over "
                       "samples (per-batch stats: over batches).\n\n" + md + "\n")
     atomic_write_text(run_dir / "tables" / "summary.tex", latex_table(disp) + "\n")
-    lines = [f"# {run_dir.name}", "", "Read in this order:", "", "1. [summary.md](summary.md): every model x method x "
+    lines = [f"# {title}", "", "Read in this order:", "", "1. [summary.md](summary.md): every model x method x "
              "metric, mean ± 95% CI ([CSV](summary.csv), [LaTeX](tables/summary.tex))"]
     i = 1
-    for key, (title, table, note) in paper_tables(df).items():
+    for key, (heading, table, note) in paper_tables(df).items():
         cols = [str(c) for c in table.columns]
         table = table.copy()
         table.columns = cols
-        body = f"# {title}\n\n{markdown_table(table)}\n\n{note}\n"
+        body = f"# {heading}\n\n{markdown_table(table)}\n\n{note}\n"
         atomic_write_text(run_dir / "tables" / f"{key}.md", body)
         atomic_write_text(run_dir / "tables" / f"{key}.csv", table.to_csv(index=False, float_format="%.6g"))
         atomic_write_text(run_dir / "tables" / f"{key}.tex", latex_table(table) + "\n")
         i += 1
-        lines.append(f"{i}. [{title}](tables/{key}.md) ([CSV](tables/{key}.csv), [LaTeX](tables/{key}.tex))")
+        lines.append(f"{i}. [{heading}](tables/{key}.md) ([CSV](tables/{key}.csv), [LaTeX](tables/{key}.tex))")
     made = (contrast_plot(df, plots) + curve_plots(df, plots) + saturation_plots(df, plots)
             + distribution_plots(df, plots) + heatmap_grids(run_dir, plots) + timing_plot(df, plots))
     for p in made:

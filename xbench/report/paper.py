@@ -13,6 +13,8 @@ from importlib import resources
 import pandas as pd
 import yaml
 
+from ..metrics import METRICS
+from .meta import arrow, labels_of
 from .tables import fmt
 
 
@@ -30,21 +32,9 @@ def _mean_ci(df: pd.DataFrame, metric: str, stat: str) -> pd.Series:
                      dtype=object)
 
 
-def _metric_by_name(df: pd.DataFrame, name: str) -> list[str]:
-    """Metric labels in the run whose registered name is ``name`` (labels may differ from names)."""
-    labels = []
-    for label, params in df[["metric", "metric_params"]].drop_duplicates().itertuples(index=False):
-        try:
-            if json.loads(params).get("name") == name and label not in labels:
-                labels.append(label)
-        except (TypeError, ValueError):
-            continue
-    return labels
-
-
 def accuracy_table(df: pd.DataFrame):
     """Paper A §4.1: accuracy of each regular model and its X-variant, side by side."""
-    labels = _metric_by_name(df, "accuracy")
+    labels = labels_of(df, "accuracy")
     if not labels:
         return None
     acc = df[(df["metric"] == labels[0]) & (df["kind"] == "sample")]
@@ -68,7 +58,7 @@ def accuracy_table(df: pd.DataFrame):
 
 def contrast_table(df: pd.DataFrame):
     """Paper A §4.4: top-1 accuracy (%) per contrast factor a, one row per model."""
-    labels = _metric_by_name(df, "contrast")
+    labels = labels_of(df, "contrast")
     if not labels:
         return None
     c = df[(df["metric"] == labels[0]) & (df["kind"] == "curve") & (df["stat"] == "top1")]
@@ -86,7 +76,7 @@ def contrast_table(df: pd.DataFrame):
 
 def ig_equivalence_table(df: pd.DataFrame):
     """Paper A §4.1: distance of each method to IG-128 on each model."""
-    labels = _metric_by_name(df, "ig_distance")
+    labels = labels_of(df, "ig_distance")
     if not labels:
         return None
     s = _mean_ci(df, labels[0], "distance")
@@ -94,39 +84,47 @@ def ig_equivalence_table(df: pd.DataFrame):
     methods = list(dict.fromkeys(me for _, me in s.index))
     table = pd.DataFrame([{"method": me, **{m: s.get((m, me), "") for m in models}} for me in methods])
     fig = paper_figures()["xdnn_ig_equivalence"]
-    return ("Distance to IG-128 (paper A §4.1; mean ± 95% CI)", table,
+    rows = df[df["metric"] == labels[0]]
+    targets = sorted(set(rows["target"].astype(str))) if "target" in rows else []
+    explained = {"label": "the true label (as the X-DNN authors)", "predicted": "the predicted class"}
+    said = " and ".join(explained.get(t, t) for t in targets) or "not recorded"
+    return (f"Distance to IG-128{arrow('ig_distance', 'distance')} (paper A §4.1; mean ± 95% CI)", table,
+            f"Attributions and IG-128 explain {said} (`data.target`). Per sample, mean|A - IG| / mean|IG|; the "
+            f"authors average a ratio of means per batch (stat `batch_ratio_of_means`). "
             f"The paper's claim ({fig['paper']}; {fig['setting']}): {fig['claim']}.")
 
 
-KEEP_REMOVE = ("KPM", "KNM", "KAM", "RPM", "RNM", "RAM")
-
-
 def keep_remove_table(df: pd.DataFrame):
-    """Paper A §4.2: AUC of the six keep/remove curves per model x method."""
-    labels = _metric_by_name(df, "keep_remove")
+    """Paper A §4.2: AUC of the six keep/remove curves per model x method (stats and directions from the registry)."""
+    labels = labels_of(df, "keep_remove")
     if not labels:
         return None
-    g = df[(df["metric"] == labels[0]) & (df["kind"] == "sample") & (df["stat"].isin(KEEP_REMOVE))]
+    meta = METRICS.get("keep_remove").meta
+    curves = list(meta["directions"])
+    g = df[(df["metric"] == labels[0]) & (df["kind"] == "sample") & (df["stat"].isin(curves))]
     table = g.groupby(["model", "method", "stat"], sort=False)["value"].mean().unstack("stat")
-    table = table[[k for k in KEEP_REMOVE if k in table.columns]].reset_index()
-    note = ("KPM/KAM/RNM: higher is better; KNM/RPM/RAM: lower is better. Positive/negative curves score the "
-            "target logit, absolute curves top-1 accuracy (%/100). The paper's AUC values were not recovered, so "
-            "no paper column is shown.")
+    table = table[[k for k in curves if k in table.columns]].reset_index()
+    table.columns = [c + arrow("keep_remove", c) if c in curves else c for c in table.columns]
+    by_direction = {d: "/".join(k for k in curves if meta["directions"][k] == d) for d in ("higher", "lower")}
+    note = (f"{by_direction['higher']}: higher is better; {by_direction['lower']}: lower is better. Positive/negative "
+            "curves score the target logit, absolute curves top-1 accuracy (%/100). The paper's AUC values were not "
+            "recovered, so no paper column is shown.")
     return "Keep/remove AUCs (paper A §4.2)", table, note
 
 
 def split_ig_table(df: pd.DataFrame):
     """Paper B: faithfulness (ABPC), sensitivity, deletion/insertion and saturation per method."""
-    if "alpha_star" not in set(df[df["metric"] == "_info"]["stat"]) and not _metric_by_name(df, "abpc"):
+    if "alpha_star" not in set(df[df["metric"] == "_info"]["stat"]) and not labels_of(df, "abpc"):
         return None
     fig = paper_figures()["split_ig"]
     paper_rows = {r["method"]: r for r in fig["faithfulness_sensitivity"]["rows"]}
-    cols = {"abpc": ("abpc", "faithfulness (ABPC) ↑"), "max_sensitivity": ("sensitivity", "max-sensitivity ↓"),
-            "deletion": ("auc", "deletion AUC ↓"), "insertion": ("auc", "insertion AUC ↑")}
+    cols = {name: (stat, title + arrow(name, stat)) for name, stat, title in (
+        ("abpc", "abpc", "faithfulness (ABPC)"), ("max_sensitivity", "sensitivity", "max-sensitivity"),
+        ("deletion", "auc", "deletion AUC"), ("insertion", "auc", "insertion AUC"))}
     pieces = {}
     for name, (stat, title) in cols.items():
-        for label in _metric_by_name(df, name):
-            pieces[title if len(_metric_by_name(df, name)) == 1 else f"{title} [{label}]"] = _mean_ci(df, label, stat)
+        for label in labels_of(df, name):
+            pieces[title if len(labels_of(df, name)) == 1 else f"{title} [{label}]"] = _mean_ci(df, label, stat)
     info = df[df["metric"] == "_info"]
     rows = []
     for (model, method), g in df.groupby(["model", "method"], sort=False):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import matplotlib
@@ -14,6 +13,7 @@ import pandas as pd  # noqa: E402
 import torch  # noqa: E402
 
 from ..results import safe_name  # noqa: E402
+from .meta import arrow, metric_name, x_axis, y_axis  # noqa: E402
 
 
 def style(i: int) -> dict:
@@ -30,16 +30,10 @@ def save(fig, path: Path) -> Path:
     return path
 
 
-XLABELS = {"deletion": ("pixels removed (%)", 100), "insertion": ("pixels inserted (%)", 100),
-           "keep_remove": ("pixels kept / left unmasked (%)", 100), "abpc": ("fraction t of pixels (%)", 100),
-           "contrast": ("contrast factor a", 1), "sensitivity_n": ("subset size n (pixels)", 1)}
-
-
-def _metric_name(params_json: str, label: str) -> str:
-    try:
-        return json.loads(params_json).get("name", label)
-    except (TypeError, ValueError):
-        return label
+def outside_legend(ax, fontsize: int = 7) -> None:
+    """The legend to the right of the axes, outside them, so that it never covers a curve."""
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=fontsize, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0, frameon=False)
 
 
 def curve_plots(df: pd.DataFrame, out_dir: Path) -> list[Path]:
@@ -51,11 +45,12 @@ def curve_plots(df: pd.DataFrame, out_dir: Path) -> list[Path]:
         methods = list(dict.fromkeys(g["method"]))  # one style per method across all panels
         cols = min(3, len(panels))
         rows = -(-len(panels) // cols)
-        fig, axes = plt.subplots(rows, cols, figsize=(5.2 * cols, 4.0 * rows), squeeze=False)
+        fig, axes = plt.subplots(rows, cols, figsize=(8.0 * cols, 4.0 * rows), squeeze=False)
         for ax, (metric, stat) in zip(axes.flat, panels):
             gm = g[(g["metric"] == metric) & (g["stat"] == stat)]
-            name = _metric_name(gm["metric_params"].iloc[0], metric)
-            xlabel, scale = XLABELS.get(name, ("x", 1))
+            params = gm["metric_params"].iloc[0]
+            name = metric_name(params, metric)
+            xlabel, scale = x_axis(name)
             for method, gmm in gm.groupby("method", sort=False):
                 mean = gmm.groupby("point").agg(x=("x", "first"), y=("value", "mean"))
                 sel = df[(df["model"] == model) & (df["method"] == method) & (df["metric"] == metric)
@@ -66,11 +61,12 @@ def curve_plots(df: pd.DataFrame, out_dir: Path) -> list[Path]:
                 lab = f"{name_m} (AUC {auc:.3f})" if np.isfinite(auc) else name_m
                 ax.plot(mean["x"] * scale, mean["y"], label=lab, lw=1.8, marker="." if len(mean) < 20 else None,
                         **style(methods.index(method)))
-            ax.set_title(metric if stat in ("curve",) else f"{metric}: {stat}", fontsize=11)
+            title = metric if stat in ("curve",) else f"{metric}: {stat}"
+            ax.set_title(title + arrow(name, stat), fontsize=11)
             ax.set_xlabel(xlabel)
-            ax.set_ylabel(_ylabel(gm["metric_params"].iloc[0], name, stat))
+            ax.set_ylabel(y_axis(name, stat, params))
             ax.grid(alpha=0.3)
-            ax.legend(fontsize=7)
+            outside_legend(ax)
         for ax in list(axes.flat)[len(panels):]:
             ax.axis("off")
         fig.suptitle(f"{model}: curves (mean over samples)", fontsize=12)
@@ -79,24 +75,15 @@ def curve_plots(df: pd.DataFrame, out_dir: Path) -> list[Path]:
     return paths
 
 
-def _ylabel(params_json: str, name: str = "", stat: str = "") -> str:
-    if name == "contrast":
-        return "top-1 accuracy" if stat == "top1" else "same prediction as a = 1"
-    if name == "keep_remove":
-        return "top-1 accuracy" if stat in ("KAM", "RAM") else "target logit"
-    if name == "sensitivity_n":
-        return "Pearson correlation"
-    if name == "abpc":
-        return "normalised logit (0 = baseline, 1 = input)"
-    if '"output":"logit"' in params_json:
-        return "target logit"
-    if '"output":"softmax"' in params_json:
-        return "target probability (softmax)"
-    return "score"
+def robust_max(a: torch.Tensor, q: float = 0.99) -> float:
+    """The ``q`` quantile of |a| (1.0 for an all-zero map): the colour limit of one heatmap, so a few extreme
+    pixels do not wash out the rest (Captum's visualiser scales each map by its own outlier percentile too)."""
+    v = float(torch.quantile(a.abs().flatten().float(), q))
+    return v if v > 0 else 1.0
 
 
 def heatmap_grids(run_dir: Path, out_dir: Path) -> list[Path]:
-    """One PNG per model: rows = samples, columns = input + methods; signed colour map, one scale per row."""
+    """One PNG per model: rows = samples, columns = input + methods; signed colour map, each map on its own scale."""
     paths = []
     root = run_dir / "previews"
     if not root.exists():
@@ -118,20 +105,19 @@ def heatmap_grids(run_dir: Path, out_dir: Path) -> list[Path]:
             img = img[0] if img.shape[0] == 1 else img.permute(1, 2, 0)
             img = (img - img.min()) / (img.max() - img.min() + 1e-12)
             axes[i, 0].imshow(img.numpy(), cmap="gray" if img.dim() == 2 else None)
-            # one colour scale per row (sample) so methods compare directly; the 99th percentile of |A|
-            # keeps a few extreme pixels from washing out the rest
-            row = torch.stack([previews[n]["attributions"][i].abs().flatten() for n in names])
-            vmax = float(torch.quantile(row.float(), 0.99)) or 1.0
+            # each map on its own scale (±99th percentile of its |A|): methods' units differ by orders of
+            # magnitude (Grad-CAM 0.04 next to Occlusion 4), and one scale per row would hide the small ones
             for j, n in enumerate(names, start=1):
-                a = previews[n]["attributions"][i].numpy()
-                axes[i, j].imshow(a, cmap="bwr", vmin=-vmax, vmax=vmax)
+                a = previews[n]["attributions"][i]
+                vmax = robust_max(a)
+                axes[i, j].imshow(a.numpy(), cmap="bwr", vmin=-vmax, vmax=vmax)
         for j, n in enumerate(["input"] + [_label(run_dir, model_dir.name, n) for n in names]):
             axes[0, j].set_title(n, fontsize=8)
         for ax in axes.flat:
             ax.set_xticks([])
             ax.set_yticks([])
-        fig.suptitle(f"{model_dir.name}: attributions (red +, blue -; one colour scale per row: ±99th pct of |A|)",
-                     fontsize=10)
+        fig.suptitle(f"{model_dir.name}: attributions (red +, blue -; each map scaled by its own ±99th "
+                     "percentile of |A|, as Captum's visualiser: compare patterns, not magnitudes)", fontsize=10)
         p = save(fig, out_dir / f"heatmaps_{model_dir.name}.png")
         paths.append(p)
     return paths
@@ -163,13 +149,13 @@ def timing_plot(df: pd.DataFrame, out_dir: Path) -> list[Path]:
     for model, g in t.groupby("model", sort=False):
         sec = g[g["stat"] == "seconds_per_image"].groupby("method", sort=False)["value"].median()
         lim = g[g["stat"] == "limit_seconds_per_image"]["value"].median()
-        fig, ax = plt.subplots(figsize=(1.2 * len(sec) + 3, 3.8))
+        fig, ax = plt.subplots(figsize=(1.2 * len(sec) + 5, 3.8))
         ax.bar(sec.index, sec.values * 1e3, color="tab:blue")
         ax.axhline(lim * 1e3, color="tab:red", ls="--", label=f"1 forward+backward ({lim * 1e3:.3g} ms)")
         ax.set_yscale("log")
         ax.set_ylabel("ms per image (median)")
         ax.set_title(f"{model}: attribution time ({g['device'].iloc[0]})")
-        ax.legend(fontsize=8)
+        outside_legend(ax, 8)
         plt.setp(ax.get_xticklabels(), rotation=30, ha="right")
         p = save(fig, out_dir / f"timing_{safe_name(model)}.png")
         paths.append(p)
@@ -185,7 +171,7 @@ def distribution_plots(df: pd.DataFrame, out_dir: Path) -> list[Path]:
     sel = df[(df["kind"] == "sample") & (df["metric"] != "_info")]
     for model, g in sel.groupby("model", sort=False):
         metrics = [m for m in dict.fromkeys(g["metric"])
-                   if _metric_name(g[g["metric"] == m]["metric_params"].iloc[0], m) in SENSITIVITY]
+                   if metric_name(g[g["metric"] == m]["metric_params"].iloc[0], m) in SENSITIVITY]
         if not metrics:
             continue
         fig, axes = plt.subplots(1, len(metrics), figsize=(4.6 * len(metrics), 4.0), squeeze=False)
@@ -198,8 +184,9 @@ def distribution_plots(df: pd.DataFrame, out_dir: Path) -> list[Path]:
                     for me in methods]
             ax.boxplot(data, showfliers=True)
             ax.set_xticks(range(1, len(methods) + 1), methods, rotation=30, ha="right", fontsize=8)
-            ax.set_title(f"{metric}.{stat}", fontsize=10)
-            ax.set_ylabel("per-sample value")
+            name = metric_name(gm["metric_params"].iloc[0], metric)
+            ax.set_title(f"{metric}.{stat}" + arrow(name, stat), fontsize=10)
+            ax.set_ylabel(y_axis(name, stat))
             if all(len(d) and (d > 0).all() for d in data) and max(d.max() for d in data) / max(
                     min(d.min() for d in data), 1e-300) > 100:
                 ax.set_yscale("log")
@@ -219,13 +206,13 @@ def saturation_plots(df: pd.DataFrame, out_dir: Path) -> list[Path]:
     r = info[info["stat"] == "right_left_norm_ratio"]
     paths = []
     for model, ga in a.groupby("model", sort=False):
-        fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+        fig, axes = plt.subplots(1, 2, figsize=(14, 3.8))
         for method, gm in ga.groupby("method", sort=False):
             axes[0].hist(gm["value"], bins=np.linspace(0, 1, 21), alpha=0.5,
                          label=f"{method} (mean {gm['value'].mean():.3f})")
         axes[0].set_xlabel("alpha* (where the path reaches r of the output change)")
         axes[0].set_ylabel("samples")
-        axes[0].legend(fontsize=7)
+        outside_legend(axes[0])
         gr = r[r["model"] == model]
         logs = np.log10(gr["value"].replace([np.inf, -np.inf], np.nan).dropna().clip(lower=1e-3))
         bins = np.linspace(min(logs.min(), np.log10(4)) - 0.1, max(logs.max(), np.log10(4)) + 0.1, 31) if len(logs) \
@@ -237,7 +224,7 @@ def saturation_plots(df: pd.DataFrame, out_dir: Path) -> list[Path]:
                              label=f"{method} (mean {v.mean():.2f})")
         axes[1].axvline(np.log10(4), color="k", ls=":", label="ratio 4")
         axes[1].set_xlabel("log10 ||Right|| / ||Left||")
-        axes[1].legend(fontsize=7)
+        outside_legend(axes[1])
         fig.suptitle(f"{model}: IG saturation (paper B)", fontsize=11)
         p = save(fig, out_dir / f"saturation_{safe_name(model)}.png")
         paths.append(p)
@@ -247,10 +234,10 @@ def saturation_plots(df: pd.DataFrame, out_dir: Path) -> list[Path]:
 def contrast_plot(df: pd.DataFrame, out_dir: Path) -> list[Path]:
     """Paper A §4.4: top-1 accuracy vs contrast factor a, one line per model (regular and X together)."""
     sel = df[(df["kind"] == "curve") & (df["stat"] == "top1")]
-    sel = sel[[_metric_name(p, m) == "contrast" for p, m in zip(sel["metric_params"], sel["metric"])]]
+    sel = sel[[metric_name(p, m) == "contrast" for p, m in zip(sel["metric_params"], sel["metric"])]]
     if sel.empty:
         return []
-    fig, ax = plt.subplots(figsize=(5.5, 4))
+    fig, ax = plt.subplots(figsize=(7.5, 4))
     for model, g in sel.groupby("model", sort=False):
         mean = g.groupby("x")["value"].mean() * 100
         ax.plot(mean.index, mean.values, marker="o", label=model)
@@ -258,7 +245,7 @@ def contrast_plot(df: pd.DataFrame, out_dir: Path) -> list[Path]:
     ax.set_ylabel("top-1 accuracy (%)")
     ax.invert_xaxis()
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    outside_legend(ax, 8)
     ax.set_title("Accuracy vs contrast (paper A §4.4)")
     p = save(fig, out_dir / "contrast.png")
     return [p]

@@ -7,6 +7,8 @@ import math
 import numpy as np
 import pandas as pd
 
+from .meta import arrow, metric_name
+
 GROUP = ["model", "method", "metric", "stat"]
 
 
@@ -82,12 +84,14 @@ def latex_table(df: pd.DataFrame, columns: list[str] | None = None) -> str:
 
 
 def summary_display(summary: pd.DataFrame) -> pd.DataFrame:
-    """The summary as the terminal and summary.md show it: one value column 'mean ± 95% CI'."""
+    """The summary as the terminal and summary.md show it: one value column 'mean ± 95% CI', the metric
+    with its direction from the registry (↑ higher is better, ↓ lower)."""
     if summary.empty:
         return pd.DataFrame(columns=["model", "method", "metric", "mean ± 95% CI", "n", "flags"])
+    names = [metric_name(p, m) for p, m in zip(summary["metric_params"], summary["metric"])]
     out = pd.DataFrame({
         "model": summary["model"], "method": summary["method"],
-        "metric": summary["metric"] + "." + summary["stat"],
+        "metric": [f"{m}.{s}{arrow(n, s)}" for m, s, n in zip(summary["metric"], summary["stat"], names)],
         "mean ± 95% CI": [fmt(m, c) for m, c in zip(summary["mean"], summary["ci95"])],
         "n": summary["n"].astype(str),
         "flags": [f"{k} non-finite" if k else "" for k in summary["n_nonfinite"]],

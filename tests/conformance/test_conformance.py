@@ -1,0 +1,39 @@
+"""Conformance suite: every method and metric against its reference implementation on the same inputs.
+
+The checks, their tolerances and the reasons for them live in :mod:`checks` (the same code writes
+``results/conformance.md`` through ``benchmarks/conformance.py``).  A reference package that is
+not installed skips its checks; CI installs them all through the ``dev`` extra.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+
+import pytest
+
+from tests.conformance.checks import CHECKS
+
+NEEDS = {"quantus": ("deletion_pixel_flipping", "completeness_quantus", "max_sensitivity_quantus",
+                     "avg_sensitivity_quantus", "pointing_game", "relevance_mass"),
+         "saliency": ("guided_ig", "blur_ig"), "pytorch_grad_cam": ("grad_cam",),
+         "scipy": ("rise_deletion", "rise_insertion", "rise_deletion_uneven")}
+
+
+@pytest.mark.parametrize("name", list(CHECKS))
+def test_conforms_to_reference(name):
+    for package, names in NEEDS.items():
+        if name in names and importlib.util.find_spec(package) is None:
+            pytest.skip(f"reference package {package} is not installed (pip install -e .[dev])")
+    res = CHECKS[name]()
+    assert res.diff <= res.tol, (f"{res.subject} vs {res.reference}: max abs diff {res.diff:.3g} > tolerance "
+                                 f"{res.tol:.3g} ({res.why}); largest reference value {res.scale:.3g}")
+
+
+def test_every_registered_method_and_metric_has_a_reference_or_says_why_not():
+    """The table covers the registries: a new method or metric must be added to a check or to NO_REFERENCE."""
+    from tests.conformance.checks import NO_REFERENCE, covered
+    from xbench.methods import METHODS
+    from xbench.metrics import METRICS
+
+    missing = [n for n in METHODS.available() + METRICS.available() if n not in covered() and n not in NO_REFERENCE]
+    assert not missing, f"no conformance check and no NO_REFERENCE entry for: {missing}"

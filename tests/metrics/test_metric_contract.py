@@ -1,0 +1,74 @@
+"""The metric contract, parametrised over the registry: every registered metric gets these tests.
+
+A metric declares at ``register(...)`` what it consumes, its direction, units and axis label; the
+report reads those instead of keeping its own lists.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from xbench.methods import attribute
+from xbench.metrics import METRICS
+from xbench.metrics.base import CONSUMES, CellContext, _metric_contract, arrow
+from xbench.registry import Registry
+
+ENTRIES = METRICS.entries()
+CHEAP = {"sensitivity_n": {"n_subsets": 4}, "ig_distance": {"n_steps": 4}, "sensitivity_axiom": {"n_patches": 2},
+         "max_sensitivity": {"n_samples": 2}, "avg_sensitivity": {"n_samples": 2}, "infidelity": {"n_samples": 2},
+         "timing": {"repeats": 1, "warmup": 0}}
+
+
+@pytest.fixture
+def ctx(cnn, batch) -> CellContext:
+    x, t = batch
+    masks = torch.zeros(7, 8, 8, dtype=torch.bool)
+    masks[:, 2:5, 2:5] = True
+    a = attribute(cnn, x, t, "saliency")
+    return CellContext(model=cnn, inputs=x, target=t, attributions=a, method="saliency", method_params={},
+                       attribute=lambda xx, tt: attribute(cnn, xx, tt, "saliency"), baseline=torch.zeros_like(x),
+                       labels=t, masks=masks)
+
+
+@pytest.mark.parametrize("entry", ENTRIES, ids=[e.name for e in ENTRIES])
+def test_metric_declares_its_contract_and_its_cell_honours_it(entry, ctx):
+    meta = entry.meta
+    assert set(meta["consumes"]) <= set(CONSUMES) and meta["consumes"]
+    assert meta["direction"] in ("higher", "lower", "per_stat")
+    assert isinstance(meta["units"], str) and meta["units"] and isinstance(meta["label"], str) and meta["label"]
+    out = entry.fn(ctx, **entry.resolve(CHEAP.get(entry.name, {}), where=entry.name))
+    assert out.values or out.batch_values, entry.name
+    for stat, v in out.values.items():
+        assert v.shape == (7,), stat
+        assert arrow(entry.name, stat) in (" ↑", " ↓"), stat  # every per-sample stat has a direction
+    for stat, (cx, cy) in out.curves.items():
+        assert cy.shape == (7, cx.shape[0]), stat
+        assert meta.get("x_label"), "a metric with curves declares the x axis label"
+
+
+@pytest.mark.parametrize("entry", ENTRIES, ids=[e.name for e in ENTRIES])
+def test_cell_uses_only_what_it_declares(entry, ctx):
+    """A cell run with the context it does not declare removed still works (nothing hidden is consumed)."""
+    c = ctx
+    blank = {"labels": None, "masks": None, "references": None, "data_info": {}}
+    for key, value in blank.items():
+        if key not in entry.meta["consumes"]:
+            setattr(c, key, value)
+    if "method" not in entry.meta["consumes"]:
+        c.attribute = None  # type: ignore[assignment]
+    if "path_start" not in entry.meta["consumes"]:
+        c.baseline = None  # type: ignore[assignment]
+    entry.fn(c, **entry.resolve(CHEAP.get(entry.name, {}), where=entry.name))
+
+
+def test_contract_is_enforced_at_register():
+    reg = Registry("metric", skip=4, contract=_metric_contract)
+    with pytest.raises(ValueError, match="must declare consumes, direction, units, label"):
+        reg.register("m", description="d")(lambda ctx: None)
+    with pytest.raises(ValueError, match="consumes"):
+        reg.register("m", description="d", consumes=("nothing",), direction="lower", units="u",
+                     label="l")(lambda ctx: None)
+    with pytest.raises(ValueError, match="directions"):
+        reg.register("m", description="d", consumes=("attributions",), direction="per_stat", units="u",
+                     label="l")(lambda ctx: None)

@@ -1,0 +1,80 @@
+"""Plots: each heatmap on its own robust scale, legends outside the curves, labels from the registry."""
+
+from __future__ import annotations
+
+import json
+
+import matplotlib
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from xbench.report import plots
+from xbench.report.meta import x_axis, y_axis
+
+
+@pytest.fixture
+def captured(monkeypatch):
+    """Keep the figures the plot functions make (drawn, not closed) instead of writing them."""
+    figs = []
+
+    def keep(fig, path):
+        fig.canvas.draw()
+        figs.append(fig)
+        return path
+
+    monkeypatch.setattr(plots, "save", keep)
+    yield figs
+    for f in figs:
+        matplotlib.pyplot.close(f)
+
+
+def test_each_heatmap_is_scaled_by_its_own_robust_maximum(tmp_path, captured):
+    model_dir = tmp_path / "previews" / "m"
+    model_dir.mkdir(parents=True)
+    gen = torch.Generator().manual_seed(0)
+    inputs = torch.rand(2, 1, 8, 8, generator=gen)
+    for name, scale in (("grad_cam", 0.037), ("occlusion", 4.3)):  # units 100x apart, as in methods_tour
+        torch.save({"inputs": inputs, "attributions": scale * torch.randn(2, 8, 8, generator=gen)},
+                   model_dir / f"{name}.pt")
+    plots.heatmap_grids(tmp_path, tmp_path)
+    fig = captured[0]
+    images = [ax.images[0] for ax in fig.axes if ax.images]
+    maps = [im for im in images if im.get_cmap().name == "bwr"]
+    assert len(maps) == 4
+    for im in maps:
+        a = torch.as_tensor(np.asarray(im.get_array()))
+        vmin, vmax = im.get_clim()
+        assert vmax == pytest.approx(plots.robust_max(a)) and vmin == -vmax  # (was one scale per row)
+        assert (a.abs() <= vmax).float().mean() >= 0.98  # the small map fills its colour range too
+    assert "own" in fig._suptitle.get_text() and "Captum" in fig._suptitle.get_text()
+
+
+def _curves(n_methods: int = 6) -> pd.DataFrame:
+    rows = []
+    params = json.dumps({"name": "deletion", "output": "softmax"}, separators=(",", ":"))
+    for i in range(n_methods):
+        for s in range(2):
+            for p, x in enumerate(np.linspace(0, 1, 9)):
+                rows.append({"model": "m", "method": f"method_{i}", "metric": "deletion", "stat": "curve",
+                             "kind": "curve", "point": p, "x": x, "value": (1 - x) ** (i + 1), "sample": s,
+                             "metric_params": params})
+            rows.append({"model": "m", "method": f"method_{i}", "metric": "deletion", "stat": "auc",
+                         "kind": "sample", "point": np.nan, "x": np.nan, "value": 0.3, "sample": s,
+                         "metric_params": params})
+    return pd.DataFrame(rows)
+
+
+def test_legends_never_cover_the_curves(tmp_path, captured):
+    plots.curve_plots(_curves(), tmp_path)
+    fig = captured[0]
+    ax = fig.axes[0]
+    legend = ax.get_legend()
+    assert legend is not None
+    renderer = fig.canvas.get_renderer()
+    box, panel = legend.get_window_extent(renderer), ax.get_window_extent(renderer)
+    assert box.x0 >= panel.x1 or box.y1 <= panel.y0 or box.x1 <= panel.x0 or box.y0 >= panel.y1
+    # axis labels from the metric registry, the direction in the title
+    assert ax.get_xlabel() == x_axis("deletion")[0] == "pixels removed (%)"
+    assert ax.get_ylabel() == y_axis("deletion") and ax.get_title().endswith("↓")

@@ -1,0 +1,51 @@
+"""What the report knows about a metric, read from the metric registry (never a second copy).
+
+``results.csv`` records a metric's registered name in its ``metric_params`` (``{"name": ...}``), so a
+suite may label one metric twice with different settings; everything else (direction, axis
+labels, per-stat labels) comes from what the metric declared at ``register(...)``.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+
+from ..metrics import METRICS
+from ..metrics.base import arrow, stat_direction
+
+__all__ = ["arrow", "labels_of", "metric_name", "stat_direction", "x_axis", "y_axis"]
+
+
+def metric_name(params_json: str, label: str) -> str:
+    """The registered name of the metric a row was produced by (its label when the row has none)."""
+    try:
+        return json.loads(params_json).get("name", label)
+    except (TypeError, ValueError, AttributeError):
+        return label
+
+
+def labels_of(df: pd.DataFrame, name: str) -> list[str]:
+    """Metric labels in the run whose registered name is ``name`` (labels may differ from names)."""
+    pairs = df[["metric", "metric_params"]].drop_duplicates().itertuples(index=False)
+    return list(dict.fromkeys(label for label, params in pairs if metric_name(params, label) == name))
+
+
+def _meta(name: str) -> dict:
+    return METRICS.get(name).meta if name in METRICS else {}
+
+
+def x_axis(name: str) -> tuple[str, float]:
+    """(x-axis label, factor to multiply x by) for the curves of metric ``name``."""
+    meta = _meta(name)
+    return meta.get("x_label", "x"), float(meta.get("x_scale", 1))
+
+
+def y_axis(name: str, stat: str = "", params_json: str = "") -> str:
+    """The y-axis label of metric ``name``'s values (a per-stat label where the metric declares one)."""
+    meta = _meta(name)
+    if stat in meta.get("stat_labels", {}):
+        return meta["stat_labels"][stat]
+    if '"output":"logit"' in (params_json or ""):  # the run's own setting: scores are logits, not probabilities
+        return "target logit"
+    return meta.get("label", "score")
