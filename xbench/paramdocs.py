@@ -37,6 +37,7 @@ HELP: dict[str, str] = {
     "root": "folder that holds the dataset files",
     # methods
     "blur_ig.max_sigma": "largest Gaussian blur (pixels) where the path starts",
+    "blur_ig.border": "how the blur treats the image border: zero padding (PAIR's saliency, the default) or reflect",
     "expected_gradients.k": "references x random alphas drawn per input (one gradient each)",
     "grad_cam.layer": "dotted name of the convolutional layer to explain (default: the last Conv2d)",
     "grad_cam.relu": "keep only the positive part of the map, as in the paper",
