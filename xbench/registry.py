@@ -148,6 +148,12 @@ class Entry:
         user did not write.
         """
         params = dict(params or {})
+        for alias, name in self.meta.get("aliases", {}).items():
+            # a YAML key that cannot be a Python parameter name (``class``) maps onto one that can
+            if alias in params:
+                if name in params:
+                    raise ParamError(f"{where}: give '{alias}' or '{name}', not both")
+                params[name] = params.pop(alias)
         prefix = f"{where}." if where else ""
         out: dict[str, Any] = {}
         for key in params:
@@ -164,6 +170,8 @@ class Entry:
                 raise ParamError(f"{prefix}{name}: required by {self.name} but missing")
             else:
                 out[name] = spec.default
+        if "check" in self.meta:
+            self.meta["check"](out, where or self.name)  # cross-parameter checks (e.g. against a library's signature)
         return out
 
 
