@@ -213,6 +213,10 @@ class Registry:
                 + suggest(name, self.available())
             ) from None
 
+    def unregister(self, name: str) -> None:
+        """Remove ``name`` (used for the temporary entries of :func:`xbench.evaluate`)."""
+        self._entries.pop(name, None)
+
     def __contains__(self, name: str) -> bool:
         return name in self._entries
 

@@ -22,6 +22,7 @@ every leaf module (``nn.Flatten`` has none: flatten with ``torch.flatten`` in ``
 from __future__ import annotations
 
 import inspect
+import warnings
 from typing import Any, Literal
 
 import torch
@@ -234,7 +235,10 @@ def captum_attribution(model, inputs, target, *, cls: str, layer: str | None = N
         out = out[0] if isinstance(out, tuple) else out
         return _to_input_shape(out.detach(), inputs[start:stop], interpolate)
 
-    with seeded(seed, inputs.device):
+    with seeded(seed, inputs.device), warnings.catch_warnings():
+        # Captum's notice that it hooks non-linear modules for the call (DeepLift, LRP): expected, and undone
+        warnings.filterwarnings("ignore", message=r"Setting forward, backward hooks")
+        warnings.filterwarnings("ignore", message=r"You are providing multiple inputs for Lime")
         return by_images(run, inputs.shape[0], images)
 
 
