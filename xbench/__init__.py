@@ -4,4 +4,21 @@ __version__ = "0.1.0"
 
 from .methods import attribute  # noqa: E402
 
-__all__ = ["__version__", "attribute"]
+
+def evaluate(*args, **kwargs):
+    """Run methods x metrics on a model and data in Python; see :func:`xbench.api.evaluate`."""
+    from .api import evaluate as _evaluate
+
+    return _evaluate(*args, **kwargs)
+
+
+def __getattr__(name: str):
+    # ``import xbench; xbench.data`` works like any package's subpackage, imported on first use
+    if name in ("data", "models", "methods", "metrics", "report", "suite", "plugins", "api"):
+        import importlib
+
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'xbench' has no attribute {name!r}")
+
+
+__all__ = ["__version__", "attribute", "evaluate"]

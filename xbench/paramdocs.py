@@ -35,7 +35,17 @@ HELP: dict[str, str] = {
     "in_channels": "number of input image channels",
     "split": "which part of the dataset to read",
     "root": "folder that holds the dataset files",
+    "input_shape": "shape of one input without the batch ([C, H, W] or [F]); checked by one dry forward pass",
+    "mean": "per-channel mean (pixel units) of the normalisation the model was trained with, if not the data's",
+    "std": "per-channel std (pixel units) of the normalisation the model was trained with, if not the data's",
     # methods
+    "captum.cls": "the captum.attr class to run (YAML key 'class'), e.g. DeepLift, Lime, LayerGradCam, NoiseTunnel",
+    "captum.layer": "dotted module path of the layer Layer* classes and GuidedGradCam attribute to (e.g. features.28)",
+    "captum.init": "arguments of the class's constructor (NoiseTunnel: attribution = the wrapped class's name)",
+    "captum.params": "arguments of the class's attribute() (n_steps, n_samples, sliding_window_shapes, ...)",
+    "captum.baselines": "the baseline Captum gets: an xbench baseline name, a number, or references (Shap classes)",
+    "captum.feature_grid": "side in pixels of the square patches used as feature_mask by perturbation classes",
+    "captum.interpolate": "how layer maps are resized to the input: bilinear (as Captum's visualiser) or nearest",
     "blur_ig.max_sigma": "largest Gaussian blur (pixels) where the path starts",
     "blur_ig.border": "how the blur treats the image border: zero padding (PAIR's saliency, the default) or reflect",
     "expected_gradients.k": "references x random alphas drawn per input (one gradient each)",
@@ -49,6 +59,10 @@ HELP: dict[str, str] = {
     "split_ig.ratio": "the split point: where the logit has reached this share of its change along the path",
     "split_ig.part": "which part of the path to integrate: left of the split, right of it, or the full path",
     "x_gradient.check": "verify once per model that it is homogeneous (refuse biased models)",
+    # models from files
+    "file.path": "your TorchScript (torch.jit.save) or torch.export (torch.export.save) archive",
+    "python.factory": "your model factory as 'package.module:function' (importable from the current folder)",
+    "python.kwargs": "keyword arguments passed to the factory",
     # metrics
     "abpc.divisor": "the sum over fractions is divided by this (10 in paper B, for 9 points)",
     "abpc.clip": "clip the normalised outputs to [0, 1] as in paper B",

@@ -251,6 +251,12 @@ class Entry:
         user did not write.
         """
         params = dict(params or {})
+        for alias, name in self.meta.get("aliases", {}).items():
+            # a YAML key that cannot be a Python parameter name (``class``) maps onto one that can
+            if alias in params:
+                if name in params:
+                    raise ParamError(f"{where}: give '{alias}' or '{name}', not both")
+                params[name] = params.pop(alias)
         prefix = f"{where}." if where else ""
         out: dict[str, Any] = {}
         for key in params:
@@ -267,6 +273,8 @@ class Entry:
                 raise ParamError(f"{prefix}{name}: required by {self.name} but missing")
             else:
                 out[name] = spec.default
+        if "check" in self.meta:
+            self.meta["check"](out, where or self.name)  # cross-parameter checks (e.g. against a library's signature)
         return out
 
 
@@ -311,6 +319,10 @@ class Registry:
                 f"'{name}' is not a {self.kind}; available: {', '.join(self.available())}"
                 + suggest(name, self.available())
             ) from None
+
+    def unregister(self, name: str) -> None:
+        """Remove ``name`` (used for the temporary entries of :func:`xbench.evaluate`)."""
+        self._entries.pop(name, None)
 
     def __contains__(self, name: str) -> bool:
         return name in self._entries

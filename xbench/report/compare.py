@@ -1,0 +1,148 @@
+"""Compare two run directories: the change of every model x method x metric x stat, with a confidence interval.
+
+Where both runs evaluated the same samples (the usual case: same suite, another xbench or method version) the
+difference is *paired* over the common samples, which is far tighter than comparing two means; otherwise (or for
+per-batch stats such as timing) it is Welch's interval for two independent means. A change is flagged
+significant when its 95% interval excludes zero, and a cell whose settings differ between the runs says so,
+since then the runs do not measure the same thing.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..results import atomic_write_text, read_results
+from .tables import GROUP, fmt, markdown_table
+
+COLUMNS = GROUP + ["mean_a", "mean_b", "diff", "ci95", "n", "test", "significant", "better", "settings_changed",
+                   "only_in"]
+
+
+def _t_quantile(dof: float) -> float:
+    """Two-sided 95% Student-t quantile for ``dof`` degrees of freedom (1.96 without scipy)."""
+    if not dof or not math.isfinite(dof) or dof < 1:
+        return float("nan")
+    try:
+        from scipy.stats import t
+
+        return float(t.ppf(0.975, dof))
+    except Exception:  # noqa: BLE001 - scipy missing: normal approximation
+        return 1.959964
+
+
+def paired_interval(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
+    """(mean of b - a, 95% half-width) over paired values (Student t, n - 1 degrees of freedom)."""
+    d = np.asarray(b, dtype=np.float64) - np.asarray(a, dtype=np.float64)
+    n = len(d)
+    if n == 0:
+        return float("nan"), float("nan")
+    if n == 1:
+        return float(d[0]), float("nan")
+    return float(d.mean()), _t_quantile(n - 1) * float(d.std(ddof=1)) / math.sqrt(n)
+
+
+def welch_interval(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
+    """(mean(b) - mean(a), 95% half-width) for independent samples (Welch–Satterthwaite degrees of freedom)."""
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    if len(a) == 0 or len(b) == 0:
+        return float("nan"), float("nan")
+    diff = float(b.mean() - a.mean())
+    if len(a) < 2 or len(b) < 2:
+        return diff, float("nan")
+    va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
+    se2 = va + vb
+    if se2 == 0:
+        return diff, 0.0
+    dof = se2**2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1))
+    return diff, _t_quantile(dof) * math.sqrt(se2)
+
+
+def _direction(metric_params: str, stat: str) -> str | None:
+    """'higher' / 'lower' from the metric's registry entry (None when unknown: e.g. a removed metric)."""
+    try:
+        name = json.loads(metric_params).get("name")
+        from ..metrics import METRICS
+
+        meta = METRICS.get(name).meta
+    except Exception:  # noqa: BLE001 - an unknown metric has no direction to report
+        return None
+    if meta.get("direction") == "per_stat":
+        return meta.get("directions", {}).get(stat)
+    return meta.get("direction") if meta.get("direction") in ("higher", "lower") else None
+
+
+def compare_frames(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
+    """One row per cell of either run (per-sample and per-batch stats; curve points are covered by their AUCs)."""
+    a = a[a["kind"].isin(["sample", "batch"])]
+    b = b[b["kind"].isin(["sample", "batch"])]
+    ga = {k: g for k, g in a.groupby(GROUP, sort=False)}
+    gb = {k: g for k, g in b.groupby(GROUP, sort=False)}
+    rows = []
+    for key in list(dict.fromkeys(list(ga) + list(gb))):
+        row = dict(zip(GROUP, key))
+        if key not in ga or key not in gb:
+            rows.append({**row, "only_in": "a" if key in ga else "b", "significant": False,
+                         "settings_changed": False})
+            continue
+        xa, xb = ga[key], gb[key]
+        va = xa["value"].to_numpy(dtype=np.float64)
+        vb = xb["value"].to_numpy(dtype=np.float64)
+        changed = (set(xa["method_params"]) != set(xb["method_params"])
+                   or set(xa["metric_params"]) != set(xb["metric_params"]))
+        paired = (xa["kind"].iloc[0] == "sample" and xb["kind"].iloc[0] == "sample")
+        if paired:
+            sa = xa.drop_duplicates("sample").set_index("sample")["value"]
+            sb = xb.drop_duplicates("sample").set_index("sample")["value"]
+            common = sa.index.intersection(sb.index)
+            pa = sa.loc[common].to_numpy(dtype=np.float64)
+            pb = sb.loc[common].to_numpy(dtype=np.float64)
+            ok = np.isfinite(pa) & np.isfinite(pb)
+            paired = ok.sum() >= 2
+        if paired:
+            diff, ci = paired_interval(pa[ok], pb[ok])
+            n, test = int(ok.sum()), "paired t"
+        else:
+            fa, fb = va[np.isfinite(va)], vb[np.isfinite(vb)]
+            diff, ci = welch_interval(fa, fb)
+            n, test = int(min(len(fa), len(fb))), "Welch"
+        significant = bool(math.isfinite(ci) and abs(diff) > ci) or bool(ci == 0 and diff != 0)
+        direction = _direction(xa["metric_params"].iloc[0], key[3])
+        better = ""
+        if significant and direction:
+            better = "b" if (diff > 0) == (direction == "higher") else "a"
+        rows.append({**row, "mean_a": float(np.nanmean(va)) if np.isfinite(va).any() else float("nan"),
+                     "mean_b": float(np.nanmean(vb)) if np.isfinite(vb).any() else float("nan"), "diff": diff,
+                     "ci95": ci, "n": n, "test": test, "significant": significant, "better": better,
+                     "settings_changed": changed, "only_in": ""})
+    return pd.DataFrame(rows).reindex(columns=COLUMNS)
+
+
+def compare_runs(run_a: str | Path, run_b: str | Path, out: str | Path | None = None) -> tuple[pd.DataFrame, str]:
+    """Compare two run directories; with ``out`` write ``compare.csv`` and ``compare.md`` there.
+
+    Returns (the comparison, a markdown report of it). Differences are b − a.
+    """
+    df = compare_frames(read_results(run_a), read_results(run_b))
+    shown = df.copy()
+    shown["change (b − a)"] = [fmt(d, c) if isinstance(d, float) and math.isfinite(d) else "" for d, c in
+                               zip(df["diff"], df["ci95"])]
+    shown["flag"] = ["only in " + o if o else ("**significant**" if s else "") + (" (settings differ)" if c else "")
+                     for o, s, c in zip(df["only_in"], df["significant"], df["settings_changed"])]
+    n_sig = int(df["significant"].sum())
+    text = (f"# Comparison: {Path(run_b).name} − {Path(run_a).name}\n\n"
+            f"a = `{run_a}`, b = `{run_b}`. Change = b − a, mean ± 95% CI: paired over common samples where both runs "
+            "evaluated the same samples, Welch otherwise. *better* says which run is better by the metric's declared "
+            f"direction, for significant changes only. {n_sig} of {len(df)} cells changed significantly.\n\n"
+            + markdown_table(shown, GROUP + ["mean_a", "mean_b", "change (b − a)", "n", "test", "better", "flag"])
+            + "\n")
+    if out is not None:
+        out = Path(out)
+        atomic_write_text(out / "compare.csv", df.to_csv(index=False, float_format="%.9g"))
+        atomic_write_text(out / "compare.md", text)
+    return df, text
