@@ -248,3 +248,18 @@ def test_small_memory_budget_gives_the_same_values(tmp_path):
     gap = (a["value"][delta].to_numpy() - b["value"][delta].to_numpy())
     order = a["sample"][delta].to_numpy()
     assert (abs(gap) <= tol[order]).all(), (gap, tol[order])
+
+
+def test_rows_record_settings_a_method_decides_at_run_time(tmp_path, tiny_suite):
+    """Grad-CAM's default layer is chosen from the model; each row says which layer was used."""
+    import json
+
+    from xbench.results import read_results
+    from xbench.runner import run_suite
+    from xbench.suite import parse_suite
+
+    tiny_suite.update(models=[{"name": "digits_cnn"}], methods=["grad_cam"], metrics=["completeness"])
+    tiny_suite["data"].update(n_samples=4, batch_size=4)
+    df = read_results(run_suite(parse_suite(tiny_suite), tmp_path / "run", progress=False, report=False))
+    layers = {json.loads(p).get("layer") for p in df["method_params"]}
+    assert layers == {"features.4"}  # the ReLU after the digits CNN's last convolution

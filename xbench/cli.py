@@ -59,15 +59,27 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override any suite field, e.g. --set models.1.weights=ckpt/xvgg16_model_best.pth.tar")
     r.add_argument("--quiet", action="store_true", help="no progress bar and no summary table")
+    r.add_argument("--plugin", action="append", default=[], metavar="FILE_OR_MODULE",
+                   help="import a plugin (a .py file or a module) that registers methods, metrics, models or datasets "
+                        "before the suite is read; it runs that code")
 
     lst = sub.add_parser("list", help="list methods, metrics, models, datasets or suites")
     lst.add_argument("kind", nargs="*", help=f"what to list: {', '.join(LIST_KINDS)} (default: all)")
     lst.add_argument("-v", "--verbose", action="store_true",
                      help="also each parameter: type, default, bounds and meaning")
+    lst.add_argument("--plugin", action="append", default=[], metavar="FILE_OR_MODULE",
+                     help="also list what this plugin registers (runs its code)")
 
     de = sub.add_parser("describe", help="a method, metric, model or dataset: each parameter's type, default, "
                                          "bounds and meaning ('suite' describes the suite fields)")
     de.add_argument("name")
+    de.add_argument("--plugin", action="append", default=[], metavar="FILE_OR_MODULE",
+                    help="import this plugin first (runs its code)")
+
+    cmp = sub.add_parser("compare", help="the change of every model x method x metric between two runs, with 95% CIs")
+    cmp.add_argument("run_a", help="the baseline run directory")
+    cmp.add_argument("run_b", help="the run compared with it (differences are b - a)")
+    cmp.add_argument("--out", help="folder for compare.csv and compare.md (default: print only)")
 
     rep = sub.add_parser("report", help="regenerate tables and plots of a run directory from its results.csv")
     rep.add_argument("run_dir")
@@ -202,6 +214,22 @@ def main(argv: list[str] | None = None) -> int:
         except SystemExit as done:  # --help, --version
             return int(done.code or 0)
         _check_flags(args)
+        if args.command in ("run", "list", "describe"):
+            # installed packages' entry points, then --plugin: their entries are listed and validated like ours
+            from .plugins import load_entry_points, load_plugins
+
+            load_entry_points()
+            load_plugins(args.plugin, base_dir=Path.cwd(), source="flag", where="--plugin")
+        if args.command == "compare":
+            from .report.compare import compare_runs
+            from .results import results_path
+
+            for run_dir in (args.run_a, args.run_b):
+                if not results_path(run_dir).exists():
+                    raise XBenchError(f"compare: '{run_dir}' has no results.csv; give two run directories")
+            _, text = compare_runs(args.run_a, args.run_b, args.out)
+            print(text)
+            return 0
         if args.command == "list":
             from .registry import suggest
 

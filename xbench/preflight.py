@@ -21,6 +21,7 @@ Every problem is one line; they are raised together as a :class:`~xbench.errors.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import logging
 import os
@@ -138,11 +139,19 @@ def _check_model(i: int, m: ModelSpec, suite: Suite, x0: torch.Tensor, info: dic
             return None
         _resolve_from_checkpoint(i, m, problems)
     build_w = None if w == "trained" else w  # the cached/trained model has exactly this architecture
+    declared = m.params.get("input_shape")
+    if declared is not None and [int(v) for v in declared] != list(x0.shape):
+        problems.append(f"{where}.input_shape: the model takes {list(declared)} but {suite.data.name} gives one "
+                        f"input of {list(x0.shape)}")
+        return None
+    # a user's archive or factory is built for real (TorchScript cannot run on meta tensors): one small forward
+    on_meta = entry.meta.get("meta_build", True)
     try:
-        with torch.device("meta"), warnings.catch_warnings():
+        with (torch.device("meta") if on_meta else contextlib.nullcontext()), warnings.catch_warnings():
             # loading a checkpoint into a meta model checks keys and shapes and copies nothing, as intended
             warnings.filterwarnings("ignore", message=".*copying from a non-meta parameter")
-            model = create(m.name, x=m.x, weights=build_w, num_classes=m.num_classes, device="meta", **m.params)
+            model = create(m.name, x=m.x, weights=build_w, num_classes=m.num_classes,
+                           **({"device": "meta"} if on_meta else {}), **m.params)
     except XBenchError as err:
         problems.append(_name_field(where, str(err)))
         return None
@@ -154,7 +163,9 @@ def _check_model(i: int, m: ModelSpec, suite: Suite, x0: torch.Tensor, info: dic
     dtype = getattr(torch, suite.dtype)
     try:
         with torch.no_grad():
-            out = model.to(dtype)(torch.empty((1, *x0.shape), device="meta", dtype=dtype))
+            probe = (torch.empty((1, *x0.shape), device="meta", dtype=dtype) if on_meta
+                     else x0[None].to(dtype))
+            out = model.to(dtype)(probe)
     except Exception as err:  # noqa: BLE001 - any shape error of the dry forward pass
         problems.append(f"{where}: '{m.name}' does not fit the data ({suite.data.name}: one input is "
                         f"{'x'.join(map(str, x0.shape))}): {_first_line(err)}{_shape_hint(i, m, suite)}")
@@ -243,6 +254,19 @@ def _misfit(method: Any, model: torch.nn.Module, x0: torch.Tensor) -> str | None
 
         try:
             find_layer(model, method.params.get("layer"), "layer")
+        except XBenchError as err:
+            return str(err).removeprefix("layer: ")
+    hooks = METHODS.get(method.name).meta.get("needs_hooks", False)
+    if callable(hooks):
+        hooks = hooks(method.params)
+    if hooks and isinstance(model, torch.jit.ScriptModule):
+        return "hooks modules (forward/backward hooks), which TorchScript models do not support; export the model " \
+               "with torch.export, or use a class without hooks"
+    if method.name == "captum" and method.params.get("layer") is not None:
+        from .methods.captum_methods import find_layer
+
+        try:
+            find_layer(model, method.params["layer"], "layer")
         except XBenchError as err:
             return str(err).removeprefix("layer: ")
     if METHODS.get(method.name).meta.get("requires_homogeneous") and method.params.get("check", True):

@@ -29,7 +29,9 @@ from .methods import METHODS, attribute, path_start
 from .metrics import METRICS, CellContext
 from .models import create as create_model
 from .models import is_homogeneous
+from .models.user import bind_input_normalisation
 from .plan import INFO, MODEL_ONLY, PREVIEW, Cell, CellKind, Unit, cell_settings, rank_batches, units
+from .plugins import loaded as plugins_loaded
 from .preflight import preflight
 from .provenance import device_name, git_commit, now, stable_seed, versions
 from .results import COLUMNS, output_rows, safe_name, to_json
@@ -189,6 +191,7 @@ class Run:
                     model = create_model(model_spec.name, x=model_spec.x, weights=model_spec.weights,
                                          num_classes=model_spec.num_classes, device=self.device,
                                          progress=self.progress, **model_spec.params).to(self.device, self.dtype)
+                    bind_input_normalisation(model, ds.info)  # a user model declaring its own mean/std
                     model.eval()
                     for p in model.parameters():
                         p.requires_grad_(False)  # attributions need input gradients only
@@ -246,7 +249,8 @@ class Run:
                 attr_seconds = time.perf_counter() - t0
             if events:
                 attr_chunk = min(e.chunk_size for e in events)
-            info.pop("params", None)
+            # settings decided at run time (e.g. Grad-CAM's default layer) are recorded with the rows
+            decided = {k: v for k, v in (info.pop("params", None) or {}).items() if method.params.get(k) != v}
             # where the method's path starts (declared at register): what completeness compares F(x) with
             baseline = path_start(method.name, method.params, x, data_info)
 
@@ -257,6 +261,7 @@ class Run:
             attr = torch.zeros_like(x)
             baseline = torch.zeros_like(x)
             recompute = None  # type: ignore[assignment]
+            decided = {}
         key = f"{model_spec.label}/{me_label}"
         self.cell_seconds[f"{key}/attribution"] = self.cell_seconds.get(f"{key}/attribution", 0.0) + attr_seconds
         ctx = CellContext(model=model, inputs=x, target=target, attributions=attr,
@@ -270,7 +275,7 @@ class Run:
                   "model_params": to_json({"name": model_spec.name, "x": model_spec.x, "weights": model_spec.weights,
                                            "num_classes": model_spec.num_classes, **model_spec.params,
                                            "homogeneous": self.homogeneous.get(model_spec.label)}),
-                  "method_params": to_json({"name": method.name, **method.params} if method else {})}
+                  "method_params": to_json({"name": method.name, **method.params, **decided} if method else {})}
         for cell in cells:
             if cell.kind is CellKind.PREVIEW:
                 self.write_preview(model_spec.label, me_label, x, attr)
@@ -412,5 +417,5 @@ def _manifest(run: Run, wall: float, n_rows: int) -> dict[str, Any]:
         "resumed": run.resume or stamp.get("invocations", 1) > 1,
         "invocations": stamp.get("invocations", 1),  # counted when each invocation starts, killed ones too
         "cell_seconds_this_invocation": {k: round(v, 4) for k, v in times.items()},
-        "skipped_pairs": run.suite.skipped, "rows": n_rows,
+        "skipped_pairs": run.suite.skipped, "rows": n_rows, "plugins": plugins_loaded(),
     }

@@ -139,6 +139,17 @@ def check_params(params: dict[str, Any], where: str = "captum") -> None:
                          "path (e.g. layer: features.28)")
 
 
+_HOOKED = ("DeepLift", "DeepLiftShap", "LRP", "GuidedBackprop", "Deconvolution", "GuidedGradCam")
+
+
+def needs_hooks(params: dict[str, Any]) -> bool:
+    """Whether the class (or NoiseTunnel's inner class) hooks the model's modules: TorchScript models refuse that."""
+    name = params.get("cls") or params.get("class") or ""
+    if name == "NoiseTunnel":
+        name = str((params.get("init") or {}).get("attribution", ""))
+    return name in _HOOKED or name.startswith("Layer") or name == "InternalInfluence"
+
+
 def _layer_module(model: nn.Module, cls_name: str, layer: str | None, where: str) -> nn.Module:
     # Grad-CAM's usual default: the rectified output of the last convolution block
     if layer is None:
@@ -180,6 +191,7 @@ def feature_grid_mask(inputs: torch.Tensor, grid: int) -> torch.Tensor:
 @register("captum", description="Any Captum attribution class (class: DeepLift, Lime, LayerGradCam, NoiseTunnel, ...)",
           paper="Kokhlikyan et al. 2020 (Captum)", passes=None, check=check_params, aliases={"class": "cls"},
           needs=("data_info", "references"), path_start=lambda x, p, info: _path_start(x, p, info),
+          needs_hooks=lambda p: needs_hooks(p),
           bounds={"feature_grid": (1, 4096), "max_batch": (1, None)})
 def captum_attribution(model, inputs, target, *, cls: str, layer: str | None = None, init: dict | None = None,
                        params: dict | None = None, baselines: Any = None, feature_grid: int | None = None,

@@ -195,7 +195,7 @@ def cam_layer(model: nn.Module, inputs: torch.Tensor, where: str = "layer") -> s
 
 
 @register("grad_cam", description="Grad-CAM (Selvaraju et al. 2017; Captum), upsampled to the input and over channels",
-          paper="Selvaraju et al. 2017", passes=1, path_start=None, bounds={"max_batch": (1, None)})
+          paper="Selvaraju et al. 2017", passes=1, path_start=None, needs_hooks=True, bounds={"max_batch": (1, None)})
 def grad_cam(model, inputs, target, *, layer: str | None = None, relu: bool = True,
              max_batch: int = DEFAULT_MAX_BATCH):
     """ReLU(sum_c mean(dF_t/dA_c) A_c) at ``layer``, bilinearly upsampled to H x W; returns (attributions, info).
@@ -223,7 +223,7 @@ def grad_cam(model, inputs, target, *, layer: str | None = None, relu: bool = Tr
 
 
 @register("guided_backprop", description="Guided Backpropagation (Springenberg et al. 2015; Captum)",
-          paper="Springenberg, Dosovitskiy, Brox, Riedmiller 2015", passes=1, path_start=None,
+          paper="Springenberg, Dosovitskiy, Brox, Riedmiller 2015", passes=1, path_start=None, needs_hooks=True,
           bounds={"max_batch": (1, None)})
 def guided_backprop(model, inputs, target, *, max_batch: int = DEFAULT_MAX_BATCH):
     """Gradient with ReLU backward passes that only let positive gradients through (needs nn.ReLU modules)."""

@@ -120,11 +120,13 @@ def _wrap(model: nn.Module, mean: list[float] | None, std: list[float] | None) -
 
 
 @MODELS.register("file", description="Your TorchScript or torch.export archive (path: model.pt)",
-                 input_size=None, dataset=None, bounds={"num_classes": (1, None)})
+                 input_size=None, dataset=None, meta_build=False, bounds={"num_classes": (1, None)})
 def file_model(*, path: str, input_shape: list | None = None, num_classes: int | None = None, x: bool = False,
-               mean: list | None = None, std: list | None = None) -> nn.Module:
+               weights: str | None = None, mean: list | None = None, std: list | None = None) -> nn.Module:
     """The archive at ``path`` in eval mode (``input_shape`` and ``num_classes`` are checked by :func:`dry_forward`)."""
     _no_x(x, "file")
+    if weights not in (None, "default"):
+        raise ParamError("weights: a model file holds its own weights; leave weights out (or null)")
     return _wrap(load_archive(path), mean, std).eval()
 
 
@@ -144,7 +146,7 @@ def import_factory(spec: str):
 
 
 @MODELS.register("python", description="Your model from a Python factory (factory: 'pkg.mod:build'; weights: ckpt)",
-                 input_size=None, dataset=None, bounds={"num_classes": (1, None)})
+                 input_size=None, dataset=None, meta_build=False, bounds={"num_classes": (1, None)})
 def python_model(*, factory: str, kwargs: dict | None = None, weights: str | None = None,
                  input_shape: list | None = None, num_classes: int | None = None, x: bool = False,
                  mean: list | None = None, std: list | None = None) -> nn.Module:

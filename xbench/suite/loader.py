@@ -166,9 +166,18 @@ def parse_set(items: list[str], flag: str = "--set") -> dict[str, Any]:
     return out
 
 
-def load_suite(spec: str, overrides: dict[str, Any] | None = None) -> Suite:
-    """Read and validate a suite; ``overrides`` are dotted keys applied first (e.g. ``{"data.root": ...}``)."""
+def load_suite(spec: str, overrides: dict[str, Any] | None = None, *, load_plugins: bool = True) -> Suite:
+    """Read and validate a suite; ``overrides`` are dotted keys applied first (e.g. ``{"data.root": ...}``).
+
+    The suite's ``plugins`` are imported (relative to the suite file) before its names are looked up, so their
+    entries validate like built-ins; ``load_plugins=False`` never runs plugin code (their names then fail).
+    """
     raw, source = read_suite_yaml(spec)
     for key, value in (overrides or {}).items():
         apply_override(raw, key, value)
+    if load_plugins and isinstance(raw, dict) and isinstance(raw.get("plugins"), list):
+        from ..plugins import load_plugins as _load
+
+        base = Path(spec).resolve().parent if not source.startswith("builtin:") else None
+        _load([x for x in raw["plugins"] if isinstance(x, str)], base_dir=base, source="suite")
     return parse_suite(raw, source)

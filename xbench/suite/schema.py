@@ -35,6 +35,8 @@ TOP_FIELDS = _fields(
     ParamSpec("device", "auto", (str,), pattern=r"auto|cpu|mps|cuda(:\d{1,3})?", doc="where to compute",
               pattern_help="auto, cpu, cuda, cuda:N, mps"),
     ParamSpec("dtype", "float32", choices=("float32", "float64"), doc="floating point type of models and inputs"),
+    ParamSpec("plugins", (), (list, tuple), doc="Python files (relative to the suite file) or module names that "
+              "register methods, metrics, models or datasets; loading them runs their code"),
     ParamSpec("data", REQUIRED, doc="the dataset and which samples to evaluate"),
     ParamSpec("models", REQUIRED, doc="the models to explain"),
     ParamSpec("methods", REQUIRED, doc="the attribution methods (optional when every metric evaluates the model)"),
@@ -146,6 +148,7 @@ class Suite:
     dtype: str = _default(TOP_FIELDS, "dtype")
     description: str = _default(TOP_FIELDS, "description")
     report: dict[str, Any] = field(default_factory=lambda: {k: s.default for k, s in REPORT_FIELDS.items()})
+    plugins: list[str] = field(default_factory=list)  # as written; xbench.plugins.loaded() has paths and hashes
     skipped: list[str] = field(default_factory=list)  # (model, method) pairs left out, with the reason
 
     def to_dict(self) -> dict[str, Any]:
@@ -229,6 +232,23 @@ def _registered(raw: dict, key: str, registry: Registry, p: _Problems, allow_emp
             yield where, name, rest, entry
 
 
+def _captum_sugar(raw: dict) -> dict:
+    """``captum.DeepLift`` (a name) -> ``{name: captum, class: DeepLift}``, on a copy of the methods list."""
+    items = raw.get("methods")
+    if not isinstance(items, list):
+        return raw
+    out = []
+    for obj in items:
+        name = obj if isinstance(obj, str) else obj.get("name") if isinstance(obj, dict) else None
+        if isinstance(name, str) and name.startswith("captum.") and len(name) > len("captum."):
+            rest = dict(obj) if isinstance(obj, dict) else {}
+            rest.update(name="captum")
+            rest.setdefault("class", name[len("captum."):])
+            obj = rest
+        out.append(obj)
+    return {**raw, "methods": out}
+
+
 def _resolve(entry, params: dict, where: str, p: _Problems) -> dict:
     try:
         return entry.resolve(params, where=where)
@@ -273,6 +293,10 @@ def parse_suite(raw: Any, source: str = "<suite>") -> Suite:
         if key not in raw and not (key == "methods" and model_only):
             p.add(f"{key}: required but missing")
     top = {key: _field(raw, TOP_FIELDS[key], "", p) for key in ("name", "seed", "device", "dtype", "description")}
+    plugins = _field(raw, TOP_FIELDS["plugins"], "", p)
+    if isinstance(plugins, (list, tuple)) and not all(isinstance(x, str) and x.strip() for x in plugins):
+        p.add("plugins: expected a list of .py files or module names")
+    top["plugins"] = list(plugins) if isinstance(plugins, (list, tuple)) else []
     report = {k: s.default for k, s in REPORT_FIELDS.items()}
     if "report" in raw:
         if isinstance(raw["report"], dict):
@@ -286,8 +310,10 @@ def parse_suite(raw: Any, source: str = "<suite>") -> Suite:
     # methods
     methods: list[MethodSpec] = []
     given_params: list[dict | None] = []
-    for where, mname, rest, entry in _registered(raw, "methods", METHODS, p, allow_empty=model_only):
-        label = _field(rest, METHOD_FIELDS["label"], where, p, mname)
+    for where, mname, rest, entry in _registered(_captum_sugar(raw), "methods", METHODS, p, allow_empty=model_only):
+        # several Captum classes in one suite: each is labelled by its class unless the suite names it
+        default_label = f"captum.{rest.get('class', rest.get('cls'))}" if mname == "captum" else mname
+        label = _field(rest, METHOD_FIELDS["label"], where, p, default_label)
         only = _field(rest, METHOD_FIELDS["models"], where, p)
         params = {k: v for k, v in rest.items() if k not in METHOD_KEYS}
         methods.append(MethodSpec(mname, label, _resolve(entry, params, where, p), only))
