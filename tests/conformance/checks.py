@@ -195,6 +195,29 @@ def _guided_backprop() -> Result:
     return result("guided_backprop", "Captum GuidedBackprop", ours, ref, F32, F32_WHY)
 
 
+@check("captum_adapter_deeplift", "captum")
+def _captum_adapter_deeplift() -> Result:
+    from captum.attr import DeepLift
+
+    net, (x, t) = cnn(), inputs()
+    ours = xbench.attribute(net, x, t, "captum", cls="DeepLift", max_batch=2)
+    ref = DeepLift(net).attribute(x.clone(), target=t)
+    return result("captum (class: DeepLift)", "Captum DeepLift called directly", ours, ref, F32, F32_WHY,
+                  "the adapter chunks over images and returns input-shaped maps; Captum's arithmetic is unchanged")
+
+
+@check("captum_adapter_layer_grad_cam", "captum")
+def _captum_adapter_layer_grad_cam() -> Result:
+    from captum.attr import LayerAttribution, LayerGradCam
+
+    net, (x, t) = cnn(), inputs()
+    ours = xbench.attribute(net, x, t, "captum", cls="LayerGradCam", layer="4", max_batch=2)
+    cam = LayerGradCam(net, net[4]).attribute(x.clone(), target=t)
+    ref = LayerAttribution.interpolate(cam, (8, 8), interpolate_mode="bilinear").expand_as(x)
+    return result("captum (class: LayerGradCam, layer 4)", "Captum LayerGradCam + interpolate", ours, ref, F32,
+                  F32_WHY, "layer maps are summed over channels, resized bilinearly and given to every input channel")
+
+
 def _captum_explainer(net: nn.Module, method: str) -> Callable:
     def explain(inp, target):
         with torch.enable_grad():
