@@ -15,7 +15,10 @@ RAW = {"name": "p", "device": "cpu", "data": {"name": "digits", "n_samples": 10,
 
 
 def test_units_are_typed_and_in_suite_order():
+    from xbench.preflight import preflight
+
     suite = parse_suite(dict(RAW))
+    preflight(suite)  # decides which models each method runs on (x_gradient: the homogeneous ones)
     biased, xmodel = suite.models
     u = units(suite, biased)
     assert [x.label for x in u] == [MODEL_ONLY, "saliency"]  # x_gradient does not run on the biased model

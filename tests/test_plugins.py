@@ -22,7 +22,8 @@ def plugin_method(model, inputs, target, *, gain: float = 2.0):
     return inputs * gain
 
 
-@register_metric("{name}_mean", description="mean attribution", direction="higher")
+@register_metric("{name}_mean", description="mean attribution", direction="higher", consumes=("attributions",),
+                 units="attribution units", label="mean attribution")
 def plugin_metric(ctx, *, power: int = 1):
     return MetricOutput(values={{"mean": ctx.attributions.flatten(1).mean(1) ** power}})
 '''

@@ -76,7 +76,7 @@ def _parser() -> argparse.ArgumentParser:
     de.add_argument("--plugin", action="append", default=[], metavar="FILE_OR_MODULE",
                     help="import this plugin first (runs its code)")
 
-    cmp = sub.add_parser("compare", help="the change of every model x method x metric between two runs, with 95% CIs")
+    cmp = sub.add_parser("compare", help="the change of every model x method x metric between two runs, with 95%% CIs")
     cmp.add_argument("run_a", help="the baseline run directory")
     cmp.add_argument("run_b", help="the run compared with it (differences are b - a)")
     cmp.add_argument("--out", help="folder for compare.csv and compare.md (default: print only)")

@@ -49,7 +49,8 @@ def resnet():
 
 
 def run(model, x, t, name, refs, **extra):
-    params = {**FAST.get(name, {}), **extra}
+    # a method with a required parameter (captum's class) declares an example setting at register
+    params = {**xbench.methods.METHODS.get(name).meta.get("example", {}), **FAST.get(name, {}), **extra}
     if name == "x_gradient" and not xbench.models.is_homogeneous(model):
         params["check"] = False  # the refusal itself is tested below and in test_path.py
     return xbench.attribute(model, x, t, name, references=refs, return_info=True, **params)

@@ -28,7 +28,7 @@ def test_method_declares_needs_and_path_start(entry, cnn, batch, references):
     start = entry.meta["path_start"]
     assert start is None or callable(start) or start == FROM_BASELINE or start in ("zero", "black", "mean")
     x, _ = batch
-    x0 = path_start(entry.name, {}, x)
+    x0 = path_start(entry.name, dict(entry.meta.get("example", {})), x)
     assert x0.shape == x.shape and x0.dtype == x.dtype and torch.isfinite(x0).all()
     if start == FROM_BASELINE:  # follows the method's own baseline parameter
         torch.testing.assert_close(path_start(entry.name, {"baseline": 0.5}, x), torch.full_like(x, 0.5))
@@ -41,7 +41,8 @@ def test_path_start_is_where_the_reported_delta_is_measured(entry, cnn, xcnn, ba
     cnn = xcnn if entry.meta.get("requires_homogeneous") else cnn
     context = {"references": references} if "references" in entry.meta["needs"] else {}
     part = {"part": "full"} if "part" in entry.params else {}  # Split IG's delta is of Left + Right
-    attr, info = xbench.attribute(cnn, x, t, entry.name, return_info=True, **context, **part)
+    example = dict(entry.meta.get("example", {}))  # settings a method with required parameters declares
+    attr, info = xbench.attribute(cnn, x, t, entry.name, return_info=True, **example, **context, **part)
     if "delta" not in info:
         pytest.skip("no completeness gap reported")
     x0 = path_start(entry.name, info["params"], x)
