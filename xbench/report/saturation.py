@@ -31,12 +31,14 @@ def sample_names(run_dir: Path) -> dict[int, str]:
         suite = json.loads((Path(run_dir) / "manifest.json").read_text())["suite"]
     except (OSError, ValueError, KeyError):
         return {}
-    if suite.get("data", {}).get("name") != "photos":
+    data = suite.get("data", {})
+    if data.get("name") != "photos":
         return {}
     try:
-        from ..data.photos import find_photos
+        from ..data import create
 
-        return {i: name for i, (name, _, _) in enumerate(find_photos()[0])}
+        ds = create("photos", data.get("split", "test"), **data.get("params", {}))
+        return {it["sample"]: it["name"] for it in ds.info["items"]}
     except Exception:  # noqa: BLE001 - names are cosmetic: a report without them is still right
         return {}
 
