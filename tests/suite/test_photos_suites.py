@@ -47,8 +47,20 @@ def test_split_ig_photos_end_to_end(tmp_path):
               "plots/logit_path_efficientnet_lite0.png"):
         assert (out / f).is_file(), f
     per = (out / "tables" / "saturation_per_sample.md").read_text()
-    assert "astronaut" in per and "0.448" in per  # named photos, the paper's figure beside ours
+    assert "coffee" in per and "0.448" in per  # named photos (most confident first), the paper's figure beside ours
     paired = pd.read_csv(out / "tables" / "paired_differences.csv")
     assert {"left_ig_r0.9 - ig_32", "left_ig_r0.9 - right_ig_r0.9"} <= set(paired["comparison"])
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["suite"]["data"]["name"] == "photos"
+
+
+@pytest.mark.slow
+def test_quality_photos_end_to_end(tmp_path):
+    out = tmp_path / "quality_photos"
+    run_suite(shrunk("quality_photos"), out, progress=False, echo=None)
+    df = read_results(out)
+    auc = df[(df["metric"] == "deletion") & (df["stat"] == "auc")]
+    assert len(auc) == 2 * df["method"].nunique() and auc["value"].between(0, 1).all()
+    rise = (out / "tables" / "rise.md").read_text()
+    assert "paper: Grad-CAM" in rise and "0.123" in rise and "grad_cam" in rise  # the paper's rows, labelled
+    assert json.loads(df[df["metric"] == "insertion"]["metric_params"].iloc[0])["substrate"] == "blur"

@@ -179,10 +179,12 @@ def _favours(mean: float, half: float, stat: str) -> str:
 
 
 def saturation_tables(run_dir: Path, df: pd.DataFrame) -> dict[str, tuple[str, pd.DataFrame, str]]:
-    """The per-sample saturation and paired-difference tables this run has rows for, keyed by file stem."""
+    """The per-sample saturation, paired-difference and RISE tables this run has rows for, keyed by file stem."""
+    from .rise_table import rise_table
+
     out = {}
-    for key, res in (("saturation_per_sample", per_sample_table(run_dir, df)), ("paired_differences",
-                                                                                 paired_table(df))):
+    for key, res in (("saturation_per_sample", per_sample_table(run_dir, df)),
+                     ("paired_differences", paired_table(df)), ("rise", rise_table(df))):
         if res is not None and not res[1].empty:
             out[key] = res
     return out
