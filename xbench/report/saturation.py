@@ -60,12 +60,13 @@ def logit_path_plots(run_dir: Path, df: pd.DataFrame, out_dir: Path) -> list[Pat
             ax.plot(gs["x"], gs["value"], color=cmap(i % cmap.N), lw=1.6, label=names.get(int(s), f"sample {s}"))
         for r, ls in ((0.9, "--"), (0.95, ":")):
             ax.axhline(r, color="k", ls=ls, lw=1, label=f"r = {r}")
-        a = info[info["model"] == model]["value"]
+        gi = info[info["model"] == model]
+        a = gi[[_split_ratio(p)[0] == 0.9 for p in gi["method_params"]]].drop_duplicates("sample")["value"]
         fig_b = paper_figures()["split_ig"]["saturation"]
         ax.axvline(fig_b["mean_alpha_star"], color="grey", lw=1, ls="-.",
                    label=f"paper's mean a* {fig_b['mean_alpha_star']} (ResNet-18)")
         if len(a):
-            ax.axvline(a.mean(), color="red", lw=1, ls="-.", label=f"our mean a* {a.mean():.2f}")
+            ax.axvline(a.mean(), color="red", lw=1, ls="-.", label=f"our mean a* {a.mean():.2f} (r = 0.9)")
         ax.set_xlabel("a (path position: x' + a (x - x'), zero baseline)")
         ax.set_ylabel("(F(a) - F(x')) / (F(x) - F(x'))")
         ax.set_xlim(0, 1)
