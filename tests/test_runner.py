@@ -74,7 +74,8 @@ def test_results_schema_and_settings(reference):
     assert curve.groupby(["model", "method", "sample"]).size().eq(9).all()  # steps + 1 points
     ig = df[df["method"] == "integrated_gradients"].iloc[0]
     assert json.loads(ig["method_params"]) == {"name": "integrated_gradients", "n_steps": 8,
-                                               "method": "gausslegendre", "baseline": "zero", "max_batch": 128}
+                                               "method": "gausslegendre", "baseline": "zero", "max_batch": 128,
+                                               "schedule": "uniform"}
     d = json.loads(df[df["metric"] == "deletion"]["metric_params"].iloc[0])
     assert d["steps"] == 8 and d["substrate"] == "zero" and d["output"] == "softmax"
     assert set(df["device"]) == {"cpu"} and set(df["dtype"]) == {"float32"} and set(df["batch_size"]) == {5}

@@ -117,20 +117,55 @@ def path_outputs(model: torch.nn.Module, inputs: torch.Tensor, target: torch.Ten
     return map_chunks(run, n * k, max_batch).view(n, k)
 
 
+Schedule = Literal["uniform", "quadratic", "cubic"]
+SCHEDULES = ("uniform", "quadratic", "cubic")
+
+
+def _power(schedule: str) -> int:
+    power = {"uniform": 1, "quadratic": 2, "cubic": 3}.get(schedule)
+    if power is None:
+        raise ParamError(f"schedule: '{schedule}' is not a path schedule; allowed: {', '.join(SCHEDULES)}")
+    return power
+
+
+def path_schedule(schedule: str, n_steps: int, device=None, dtype=torch.float32) -> tuple[torch.Tensor, torch.Tensor]:
+    """Right-Riemann path points a_k and weights w_k = a_k - a_{k-1} (sum 1), shape [n_steps] each.
+
+    ``uniform``: a_k = k/m (paper B).  ``quadratic`` / ``cubic``: a_k = (k/m)^2 or ^3, denser near
+    a = 0, where a saturating network's logit moves (the steps a uniform grid wastes on the flat
+    tail are spent on the steep start).
+    """
+    power = _power(schedule)
+    u = torch.arange(0, int(n_steps) + 1, dtype=torch.float64) / int(n_steps)
+    a = u ** power
+    return a[1:].to(device, dtype), (a[1:] - a[:-1]).to(device, dtype)
+
+
+def warp(alphas: torch.Tensor, weights: torch.Tensor, schedule: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """A quadrature rule on [0, 1] moved by a = u^p (``schedule``'s power): points u^p, weights w p u^(p-1)."""
+    power = _power(schedule)
+    if power == 1:
+        return alphas, weights
+    u = alphas.double()
+    return (u ** power).to(alphas.dtype), (weights.double() * power * u ** (power - 1)).to(weights.dtype)
+
+
 @register("integrated_gradients",
           description="Integrated Gradients (Sundararajan et al. 2017), batched images x steps",
           paper="Sundararajan, Taly, Yan 2017", passes="n_steps", path_start=FROM_BASELINE,
           bounds={"n_steps": (1, 100000), "max_batch": (1, None)})
 def integrated_gradients(model, inputs, target, *, n_steps: int = 50, method: Rule = "gausslegendre",
                          baseline: Any = "zero", max_batch: int = DEFAULT_MAX_BATCH,
-                         data_info: dict | None = None):
+                         data_info: dict | None = None, schedule: Schedule = "uniform"):
     """IG_i = (x_i - x'_i) * sum_k w_k dF_t/dx_i(x' + a_k (x - x')); returns (attributions, info).
 
     ``method`` is the quadrature rule (Captum's names and step points); ``info['delta']`` is the
-    completeness gap sum(IG) - (F(x) - F(x')) per sample, in logits.
+    completeness gap sum(IG) - (F(x) - F(x')) per sample, in logits.  ``schedule`` other than
+    ``uniform`` warps the rule's points by a = u^p (p = 2 quadratic, 3 cubic) with weights
+    w p u^(p-1) (change of variables): the same integral, steps packed near the baseline.
     """
     base = make_baseline(inputs, baseline, data_info=data_info)
-    alphas, weights = quadrature(method, n_steps, inputs.device, inputs.dtype)
+    alphas, weights = warp(*quadrature(method, n_steps, inputs.device, inputs.dtype), schedule)
     sums = path_gradients(model, inputs, target, base, alphas, weights, max_batch)[0]
     attr = (inputs - base) * sums
     f = target_outputs(model, torch.cat([inputs, base]), target.repeat(2))  # F(x) and F(x') in one pass
@@ -143,24 +178,33 @@ def integrated_gradients(model, inputs, target, *, n_steps: int = 50, method: Ru
 @register("split_ig",
           description="Split IG (Miglani et al. 2020): IG split where the logit reaches a ratio r of its change",
           paper="Miglani, Kokhlikyan, Alsallakh, Martin, Reblitz-Richardson 2020",
-          passes="n_steps forward + n_steps forward/backward", path_start=FROM_BASELINE,
+          passes="n_steps forward/backward + 1 forward, shared by the family (share_pass=false: + n_steps forward)",
+          path_start=FROM_BASELINE,
           bounds={"ratio": (0.0, 1.0), "n_steps": (1, 100000), "max_batch": (1, None)})
 def split_ig(model, inputs, target, *, ratio: float = 0.9, n_steps: int = 200,
              part: Literal["left", "right", "full"] = "left", baseline: Any = "zero",
-             max_batch: int = DEFAULT_MAX_BATCH, data_info: dict | None = None):
+             max_batch: int = DEFAULT_MAX_BATCH, data_info: dict | None = None, share_pass: bool = True,
+             schedule: Schedule = "uniform"):
     """Left (unsaturated), Right (saturated) or full IG, right Riemann sum a_k = k/m; returns (attributions, info).
 
-    A forward pass along the path finds k* = the first step (0-based) whose logit crosses
-    tau = F(x') + r (F(x) - F(x')) strictly (in the direction of the change); one gradient pass then
-    accumulates Left (steps before k*) and Right (k* and after) together.  When no step crosses
-    (F(x) = F(x'), or ``ratio = 1`` with the logit reaching F(x) only at the end) everything is
-    Left.  ``info``: ``alpha_star`` = (k* + 1)/m in (0, 1], the alpha of the first crossing step
-    (the Split IG notebook reports k*/m with its own indexing: ours is one step, 1/m, later),
+    k* = the first step (0-based) whose logit crosses tau = F(x') + r (F(x) - F(x')) strictly (in the
+    direction of the change); Left sums the steps before k*, Right k* and after.  When no step crosses
+    (F(x) = F(x'), or ``ratio = 1`` with the logit reaching F(x) only at the end) everything is Left.
+    ``info``: ``alpha_star`` = a_{k*} (uniform: (k* + 1)/m) in (0, 1], the alpha of the first crossing
+    step (the Split IG notebook reports k*/m with its own indexing: ours is one step, 1/m, later),
     ``left_sum`` / ``right_sum`` (logits; about r and 1 - r of the change), ``delta`` = left_sum +
-    right_sum - (F(x) - F(x')), the L2 norms ``left_norm`` / ``right_norm`` and their ratio
-    ``right_left_norm_ratio``.
+    right_sum - (F(x) - F(x')), the L2 norms ``left_norm`` / ``right_norm``, their ratio
+    ``right_left_norm_ratio`` and ``left_steps`` = k*.
+
+    ``share_pass`` (default) finds k* online during the gradient pass and shares that one pass, cached,
+    between every part and ratio of the family on the same batch (:mod:`xbench.methods.split_family`):
+    n_steps forward/backward + 1 forward.  ``share_pass=false`` scans the path with n_steps forwards
+    first, then makes one gradient pass.  ``schedule`` places the steps (:func:`path_schedule`;
+    ``uniform`` is the paper's a_k = k/m).
     """
     base = make_baseline(inputs, baseline, data_info=data_info)
+    if share_pass or schedule != "uniform":
+        return _split_ig_shared(model, inputs, target, base, ratio, n_steps, part, max_batch, schedule)
     alphas, weights = quadrature("riemann_right", n_steps, inputs.device, inputs.dtype)
     logits = path_outputs(model, inputs, target, base, alphas, max_batch)  # [N, m]; last column is F(x)
     f0 = target_outputs(model, base, target)
@@ -177,13 +221,36 @@ def split_ig(model, inputs, target, *, ratio: float = 0.9, n_steps: int = 200,
     sums = path_gradients(model, inputs, target, base, alphas, split, max_batch)
     diff = inputs - base
     left, right = diff * sums[0], diff * sums[1]
+    info = _split_info(left, right, kstar, (kstar + 1).clamp(max=n_steps).to(inputs.dtype) / n_steps, change)
+    attr = {"left": left, "right": right, "full": left + right}[part]
+    return attr, info
+
+
+def _split_info(left: torch.Tensor, right: torch.Tensor, kstar: torch.Tensor, alpha_star: torch.Tensor,
+                change: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Split IG's per-sample diagnostics (see :func:`split_ig`)."""
     left_sum, right_sum = left.flatten(1).sum(1), right.flatten(1).sum(1)
     left_norm, right_norm = left.flatten(1).norm(dim=1), right.flatten(1).norm(dim=1)
-    info = {"alpha_star": (kstar + 1).clamp(max=n_steps).to(inputs.dtype) / n_steps,
-            "left_sum": left_sum, "right_sum": right_sum,
+    return {"alpha_star": alpha_star, "left_sum": left_sum, "right_sum": right_sum,
             "delta": left_sum + right_sum - change, "left_norm": left_norm, "right_norm": right_norm,
-            # paper B's saturation measure: the saturated tail's share of the attribution norm
-            "right_left_norm_ratio": right_norm / left_norm.clamp_min(torch.finfo(inputs.dtype).tiny)}
+            "right_left_norm_ratio": right_norm / left_norm.clamp_min(torch.finfo(left.dtype).tiny),
+            "left_steps": kstar.to(left.dtype)}
+
+
+def _split_ig_shared(model, inputs, target, base, ratio, n_steps, part, max_batch, schedule):
+    """Split IG from the family's one (cached) gradient pass; the same sums as the scan-based path."""
+    from .split_family import PAPER_RATIOS, split_family
+
+    alphas, weights = path_schedule(schedule, n_steps, inputs.device, inputs.dtype)
+    fam = split_family(model, inputs, target, base, (ratio, *PAPER_RATIOS), alphas, weights,
+                       max_batch=max_batch, schedule_key=schedule)
+    diff = inputs - base
+    left = diff * fam.left[float(ratio)]
+    right = diff * (fam.total - fam.left[float(ratio)])
+    kstar = fam.kstar[float(ratio)]
+    # k* = K: no step crossed, everything is Left and alpha_star = 1 (as in the scan path)
+    alpha_star = torch.where(kstar < n_steps, fam.alphas[kstar.clamp(max=n_steps - 1)], torch.ones_like(fam.f_x))
+    info = _split_info(left, right, kstar, alpha_star, fam.f_x - fam.f_base)
     attr = {"left": left, "right": right, "full": left + right}[part]
     return attr, info
 

@@ -1,6 +1,6 @@
 """Evaluation metrics: plain functions returning per-sample tensors, plus the registry the runner uses."""
 
-from . import axioms, fidelity, model_eval, perturbation, robustness  # noqa: F401  (import registers the metrics)
+from . import axioms, fidelity, model_eval, path_logits, perturbation, robustness  # noqa: F401  (import registers)
 from . import localisation as _localisation  # noqa: F401  (the function below shadows the module, as timing's)
 from . import timing as _timing  # noqa: F401
 from .axioms import completeness, ig_distance, sensitivity_axiom, sensitivity_n

@@ -68,8 +68,10 @@ def to_x(model: nn.Module) -> nn.Module:
     blocking = [(p, r) for p, r in non_homogeneous_layers(model) if "has a bias" not in r]
     if blocking:
         path, reason = blocking[0]
+        kinds = sorted({r.split(" ", 1)[0] for _, r in blocking})  # every kind of blocking layer, named
         raise NotHomogeneousError(
-            f"cannot make the model homogeneous: layer '{path}': {reason}; "
+            f"cannot make the model homogeneous: layer '{path}': {reason} "
+            f"({len(blocking)} blocking layer(s) of type {', '.join(kinds)}); "
             "remove or fold it (e.g. a Fixup-style network instead of BatchNorm, ReLU instead of a smooth activation)"
         )
     out = copy.deepcopy(model)

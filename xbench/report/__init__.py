@@ -8,6 +8,7 @@ from pathlib import Path
 from ..results import atomic_write_text, read_results
 from .paper import paper_tables
 from .plots import contrast_plot, curve_plots, distribution_plots, heatmap_grids, saturation_plots, timing_plot
+from .saturation import logit_path_plots, saturation_tables
 from .tables import latex_table, markdown_table, summarise, summary_display, text_table
 
 __all__ = ["make_report", "summarise"]
@@ -40,7 +41,7 @@ def make_report(run_dir: str | Path) -> str:
     lines = [f"# {title}", "", "Read in this order:", "", "1. [summary.md](summary.md): every model x method x "
              "metric, mean ± 95% CI ([CSV](summary.csv), [LaTeX](tables/summary.tex))"]
     i = 1
-    for key, (heading, table, note) in paper_tables(df).items():
+    for key, (heading, table, note) in {**paper_tables(df), **saturation_tables(run_dir, df)}.items():
         cols = [str(c) for c in table.columns]
         table = table.copy()
         table.columns = cols
@@ -50,7 +51,8 @@ def make_report(run_dir: str | Path) -> str:
         atomic_write_text(run_dir / "tables" / f"{key}.tex", latex_table(table) + "\n")
         i += 1
         lines.append(f"{i}. [{heading}](tables/{key}.md) ([CSV](tables/{key}.csv), [LaTeX](tables/{key}.tex))")
-    made = (contrast_plot(df, plots) + curve_plots(df, plots) + saturation_plots(df, plots)
+    made = (logit_path_plots(run_dir, df, plots) + contrast_plot(df, plots) + curve_plots(df, plots)
+            + saturation_plots(df, plots)
             + distribution_plots(df, plots) + heatmap_grids(run_dir, plots) + timing_plot(df, plots))
     for p in made:
         i += 1

@@ -1,0 +1,55 @@
+"""Paper B's saturation picture: the target logit along IG's straight path, normalised, per sample.
+
+Forward passes only (under ``torch.inference_mode``): F(x' + a (x - x')) for ``n_points`` evenly
+spaced a in [0, 1], as the curve n(a) = (F(a) - F(x')) / (F(x) - F(x')) (0 at the baseline, 1 at the
+input).  Per-sample values: where the curve first reaches 0.5 and ``ratio`` (a*, as Split IG's threshold
+on this grid), and the share of the path after a* (the saturated region).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ..batching import DEFAULT_MAX_BATCH, map_chunks
+from .base import CellContext, MetricOutput, register
+
+
+def logit_path(model, inputs, target, attributions=None, *, n_points: int = 101, ratio: float = 0.9,
+               baseline: torch.Tensor | None = None, max_batch: int = DEFAULT_MAX_BATCH):
+    """(alphas [P], normalised logits [N, P], raw logits [N, P]) along x' + a (x - x') (x' = ``baseline``,
+    zeros by default); a sample with F(x) = F(x') gives nan in the normalised curve."""
+    base = torch.zeros_like(inputs) if baseline is None else baseline.to(inputs)
+    a = torch.linspace(0.0, 1.0, int(n_points), dtype=inputs.dtype, device=inputs.device)
+    n, p = inputs.shape[0], a.numel()
+    view = (-1,) + (1,) * (inputs.dim() - 1)
+
+    def run(start: int, stop: int) -> torch.Tensor:
+        idx = torch.arange(start, stop, device=inputs.device)
+        img, k = idx // p, idx % p
+        with torch.inference_mode():  # forward only: no autograd bookkeeping at all
+            pts = base[img] + a[k].view(view) * (inputs[img] - base[img])
+            return model(pts).gather(1, target[img][:, None]).squeeze(1).clone()
+
+    raw = map_chunks(run, n * p, max_batch).view(n, p)
+    change = raw[:, -1] - raw[:, 0]
+    norm = (raw - raw[:, :1]) / torch.where(change == 0, torch.full_like(change, float("nan")), change)[:, None]
+    return a, norm, raw
+
+
+def _first_reach(a: torch.Tensor, curve: torch.Tensor, level: float) -> torch.Tensor:
+    """Smallest a at which ``curve`` [N, P] exceeds ``level`` (1 when it never does), shape [N]."""
+    hit = curve > level
+    first = hit.to(torch.int8).argmax(1)
+    return torch.where(hit.any(1), a[first], torch.ones_like(a[first]))
+
+
+@register("logit_path", params_from=logit_path, needs_attributions=False, bounds={"n_points": (2, 100000),
+          "ratio": (0.0, 1.0), "max_batch": (1, None)},
+          description="Paper B: normalised target logit along the straight path from the zero baseline "
+                      "(a where it reaches 0.5 and r; forward passes only)")
+def _logit_path_cell(ctx: CellContext, **params) -> MetricOutput:
+    a, norm, raw = logit_path(ctx.model, ctx.inputs, ctx.target, **params)
+    r = float(params.get("ratio", 0.9))
+    return MetricOutput(values={"alpha_half": _first_reach(a, norm, 0.5), "alpha_ratio": _first_reach(a, norm, r),
+                                "logit_change": raw[:, -1] - raw[:, 0]},
+                        curves={"normalised_logit": (a, norm)}, settings={"ratio": r})
