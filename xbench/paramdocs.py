@@ -35,6 +35,8 @@ HELP: dict[str, str] = {
     "in_channels": "number of input image channels",
     "split": "which part of the dataset to read",
     "root": "folder that holds the dataset files",
+    "schedule": "where the path points go: uniform (a_k = k/m, the papers'), or quadratic/cubic (denser near the "
+                "baseline, where a saturating logit moves)",
     "input_shape": "shape of one input without the batch ([C, H, W] or [F]); checked by one dry forward pass",
     "mean": "per-channel mean (pixel units) of the normalisation the model was trained with, if not the data's",
     "std": "per-channel std (pixel units) of the normalisation the model was trained with, if not the data's",
@@ -57,8 +59,16 @@ HELP: dict[str, str] = {
     "occlusion.stride": "step between window positions in pixels",
     "smoothgrad.kind": "how the noisy gradients are combined: mean, mean of squares, or variance",
     "split_ig.ratio": "the split point: where the logit has reached this share of its change along the path",
+    "split_ig.share_pass": "find the split during the one gradient pass and share it with every Split IG of the "
+                           "batch (false: a separate forward scan first, as the paper's notebook does)",
     "split_ig.part": "which part of the path to integrate: left of the split, right of it, or the full path",
     "x_gradient.check": "verify once per model that it is homogeneous (refuse biased models)",
+    "efficientnet_lite0.fuse_bn": "fold BatchNorm into the convolutions (outputs within 1e-4, ~1.9x faster on CPU)",
+    "efficientnet_lite0.channels_last": "use the channels-last memory format (an option: slower on this CPU)",
+    "photos.model": "the model whose predicted class names each photo and orders them",
+    "photos.order": "photo order: by the model's confidence (most plausibly classified first) or as detected",
+    "logit_path.n_points": "points along the straight path at which the target logit is evaluated",
+    "logit_path.ratio": "the share r of the logit's change whose first crossing is reported (paper B: 0.9)",
     # models from files
     "file.path": "your TorchScript (torch.jit.save) or torch.export (torch.export.save) archive",
     "python.factory": "your model factory as 'package.module:function' (importable from the current folder)",

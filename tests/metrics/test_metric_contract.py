@@ -34,14 +34,16 @@ def ctx(cnn, batch) -> CellContext:
 @pytest.mark.parametrize("entry", ENTRIES, ids=[e.name for e in ENTRIES])
 def test_metric_declares_its_contract_and_its_cell_honours_it(entry, ctx):
     meta = entry.meta
-    assert set(meta["consumes"]) <= set(CONSUMES) and meta["consumes"]
-    assert meta["direction"] in ("higher", "lower", "per_stat")
+    # only a model-only description of the path (logit_path) consumes nothing of the cell
+    assert set(meta["consumes"]) <= set(CONSUMES) and (meta["consumes"] or meta["direction"] == "none")
+    assert meta["direction"] in ("higher", "lower", "per_stat", "none")
     assert isinstance(meta["units"], str) and meta["units"] and isinstance(meta["label"], str) and meta["label"]
     out = entry.fn(ctx, **entry.resolve(CHEAP.get(entry.name, {}), where=entry.name))
     assert out.values or out.batch_values, entry.name
     for stat, v in out.values.items():
         assert v.shape == (7,), stat
-        assert arrow(entry.name, stat) in (" ↑", " ↓"), stat  # every per-sample stat has a direction
+        # every per-sample stat has a direction, except a descriptive metric's (direction: none)
+        assert arrow(entry.name, stat) in ((" ↑", " ↓") if meta["direction"] != "none" else ("",)), stat
     for stat, (cx, cy) in out.curves.items():
         assert cy.shape == (7, cx.shape[0]), stat
         assert meta.get("x_label"), "a metric with curves declares the x axis label"

@@ -24,7 +24,8 @@ CONSUMES = ("attributions", "method", "path_start", "labels", "masks", "referenc
 """What a metric can take from a cell: the attributions, the method to re-run on new inputs, the
 method's path start (completeness' x'), ground-truth labels and masks, the reference set, data info."""
 
-DIRECTIONS = ("higher", "lower", "per_stat")
+DIRECTIONS = ("higher", "lower", "per_stat", "none")
+"""Which way is better; ``none`` for a descriptive measurement (e.g. where a logit saturates along the path)."""
 
 
 def _metric_contract(name: str, fn: Callable, specs: dict, meta: dict[str, Any]) -> dict[str, Any]:
@@ -76,7 +77,7 @@ def stat_direction(metric: str, stat: str) -> str | None:
     meta = METRICS.get(metric).meta
     if meta["direction"] == "per_stat":
         return meta["directions"].get(stat)
-    return meta["direction"]
+    return None if meta["direction"] == "none" else meta["direction"]
 
 
 def arrow(metric: str, stat: str = "") -> str:

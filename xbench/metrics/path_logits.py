@@ -43,8 +43,11 @@ def _first_reach(a: torch.Tensor, curve: torch.Tensor, level: float) -> torch.Te
     return torch.where(hit.any(1), a[first], torch.ones_like(a[first]))
 
 
-@register("logit_path", params_from=logit_path, needs_attributions=False, bounds={"n_points": (2, 100000),
-          "ratio": (0.0, 1.0), "max_batch": (1, None)},
+@register("logit_path", params_from=logit_path, consumes=(), direction="none", units="alpha in [0, 1]; logits",
+          label="normalised target logit", x_label="alpha along the path",
+          stat_labels={"alpha_half": "alpha where the logit reaches half its change",
+                       "alpha_ratio": "alpha where it reaches r of its change", "logit_change": "F(x) - F(x')"},
+          bounds={"n_points": (2, 100000), "ratio": (0.0, 1.0), "max_batch": (1, None)},
           description="Paper B: normalised target logit along the straight path from the zero baseline "
                       "(a where it reaches 0.5 and r; forward passes only)")
 def _logit_path_cell(ctx: CellContext, **params) -> MetricOutput:
