@@ -6,7 +6,8 @@ import json
 
 import pandas as pd
 
-from .paper import _mean_ci, _metric_by_name, paper_figures
+from .meta import labels_of as _metric_by_name
+from .paper import _mean_ci, paper_figures
 
 
 def rise_table(df: pd.DataFrame):

@@ -21,7 +21,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from ..results import safe_name  # noqa: E402
-from .paper import _metric_by_name, paper_figures  # noqa: E402
+from .meta import labels_of as _metric_by_name  # noqa: E402
+from .paper import paper_figures  # noqa: E402
 from .tables import _t_quantile, fmt  # noqa: E402
 
 
