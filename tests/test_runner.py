@@ -124,7 +124,7 @@ def test_resume_after_interruption_recomputes_only_unfinished(reference, tmp_pat
         attributed.append(method)
         return real_attr(model, inputs, target, method, **kw)
 
-    monkeypatch.setattr("xbench.runner.attribute", counting)
+    monkeypatch.setattr("xbench.executor.attribute", counting)
     resumed = run(raw, out, resume=True)
     pd.testing.assert_frame_equal(df, resumed)
     assert 0 < len(attributed) < 7 * 3  # finished (model, method, batch) units were not recomputed
