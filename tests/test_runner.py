@@ -78,6 +78,10 @@ def test_results_schema_and_settings(reference):
     d = json.loads(df[df["metric"] == "deletion"]["metric_params"].iloc[0])
     assert d["steps"] == 8 and d["substrate"] == "zero" and d["output"] == "softmax"
     assert set(df["device"]) == {"cpu"} and set(df["dtype"]) == {"float32"} and set(df["batch_size"]) == {5}
+    # the registered name beside the label, as written (not recovered from metric_params)
+    raw_names = pd.read_csv(reference[1] / "results.csv", usecols=["metric", "metric_name"]).drop_duplicates()
+    assert dict(zip(raw_names["metric"], raw_names["metric_name"])) == {
+        "completeness": "completeness", "deletion": "deletion", "insertion": "insertion", "_info": "_info"}
 
 
 def test_paper_a_property_visible_in_results(reference):

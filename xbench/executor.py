@@ -148,15 +148,16 @@ class Executor:
             elif cell.kind is CellKind.INFO:
                 out = MetricOutput(values={k: v for k, v in a.info.items()
                                            if isinstance(v, torch.Tensor) and v.shape == (len(x),)})
-                rows = output_rows(out, {**common, "metric": INFO, "metric_params": "{}", "chunk_size": a.chunk},
-                                   batch.sample_ids)
+                rows = output_rows(out, {**common, "metric": INFO, "metric_name": INFO, "metric_params": "{}",
+                                         "chunk_size": a.chunk}, batch.sample_ids)
                 self.write_part(rows, unit, cell, b)
             else:
                 spec = cell.metric
                 out, seconds, chunk = self.metric(cell, ctx, (model_spec.label, me_label, cell.label, b))
                 self._add_time(f"{key}/{cell.label}", seconds)
                 params = {"name": spec.name, **spec.params, **out.settings}
-                rows = output_rows(out, {**common, "metric": cell.label, "metric_params": to_json(params),
+                rows = output_rows(out, {**common, "metric": cell.label, "metric_name": spec.name,
+                                         "metric_params": to_json(params),
                                          "chunk_size": chunk}, batch.sample_ids)
                 self.write_part(rows, unit, cell, b)
             self.tick()
