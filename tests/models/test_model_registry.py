@@ -19,8 +19,10 @@ ENTRIES = MODELS.entries()
 def _input_shape(entry, model: torch.nn.Module) -> tuple[int, ...]:
     """One input of the model's declared size; channels (or features) as its first layer takes them."""
     first = next(m for m in model.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear)))
-    if entry.meta.get("input_size"):
-        return (first.in_channels, entry.meta["input_size"], entry.meta["input_size"])
+    size = entry.meta.get("input_size")
+    if size:  # an image model: a convolution's channels, or a flattening linear layer's features per pixel
+        channels = first.in_channels if isinstance(first, torch.nn.Conv2d) else first.in_features // (size * size)
+        return (channels, size, size)
     return (first.in_features,)
 
 
