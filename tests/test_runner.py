@@ -79,6 +79,10 @@ def test_results_schema_and_settings(reference):
     d = json.loads(df[df["metric"] == "deletion"]["metric_params"].iloc[0])
     assert d["steps"] == 8 and d["substrate"] == "zero" and d["output"] == "softmax"
     assert set(df["device"]) == {"cpu"} and set(df["dtype"]) == {"float32"} and set(df["batch_size"]) == {5}
+    # the registered name beside the label, as written (not recovered from metric_params)
+    raw_names = pd.read_csv(reference[1] / "results.csv", usecols=["metric", "metric_name"]).drop_duplicates()
+    assert dict(zip(raw_names["metric"], raw_names["metric_name"])) == {
+        "completeness": "completeness", "deletion": "deletion", "insertion": "insertion", "_info": "_info"}
 
 
 def test_paper_a_property_visible_in_results(reference):
@@ -125,7 +129,7 @@ def test_resume_after_interruption_recomputes_only_unfinished(reference, tmp_pat
         attributed.append(method)
         return real_attr(model, inputs, target, method, **kw)
 
-    monkeypatch.setattr("xbench.runner.attribute", counting)
+    monkeypatch.setattr("xbench.executor.attribute", counting)
     resumed = run(raw, out, resume=True)
     pd.testing.assert_frame_equal(df, resumed)
     assert 0 < len(attributed) < 7 * 3  # finished (model, method, batch) units were not recomputed

@@ -19,12 +19,14 @@ import pandas as pd
 from .rundir import atomic_write_text, csv_text, to_json  # noqa: F401 - re-exported: one writer
 
 COLUMNS = [
-    "suite", "model", "method", "metric", "stat", "kind", "sample", "point", "x", "value", "flag",
+    "suite", "model", "method", "metric", "metric_name", "stat", "kind", "sample", "point", "x", "value", "flag",
     "model_params", "method_params", "metric_params", "target", "device", "dtype", "batch_size", "batch",
     "chunk_size", "seed",
 ]
-"""Every row: which cell (model, method, metric, stat), which sample (or batch) and curve point,
-the value, a flag for nan/inf, and every setting that produced it (JSON for parameter dicts)."""
+"""Every row: which cell (model, method, metric label, the metric's registered name, stat), which sample (or
+batch) and curve point, the value, a flag for nan/inf, and every setting that produced it (JSON for parameter
+dicts).  ``metric`` is the suite's label (a metric may appear twice with different settings), ``metric_name``
+the registered name the report reads the metric's declared metadata by (``_info`` for method diagnostics)."""
 
 
 def safe_name(label: str) -> str:
@@ -81,9 +83,34 @@ def results_path(run_dir: str | Path) -> Path:
 
 def read_results(run_dir: str | Path) -> pd.DataFrame:
     """Read the tidy results of a run directory (flags as strings, never parsed as NaN)."""
-    return pd.read_csv(results_path(run_dir), keep_default_na=False,
-                       na_values={"value": ["nan", "NaN", ""], "x": ["nan", "NaN", ""]},
-                       dtype={"flag": str, "model": str, "method": str, "metric": str, "stat": str})
+    df = pd.read_csv(results_path(run_dir), keep_default_na=False,
+                     na_values={"value": ["nan", "NaN", ""], "x": ["nan", "NaN", ""]},
+                     dtype={"flag": str, "model": str, "method": str, "metric": str, "metric_name": str, "stat": str})
+    return with_metric_name(df)
+
+
+def with_metric_name(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` with a filled ``metric_name`` column: as written, or, for results written before the column
+    existed (committed reference runs, parts of an older run resumed), the ``name`` recorded in the row's
+    ``metric_params`` JSON (the label when there is none).  The one place that reads the name from JSON."""
+    have = df["metric_name"] if "metric_name" in df.columns else pd.Series("", index=df.index, dtype=object)
+    missing = have.isna() | (have.astype(str) == "")
+    if not missing.any():
+        return df
+    df = df.copy()
+    params = df["metric_params"] if "metric_params" in df.columns else pd.Series("", index=df.index)
+    legacy = {(p, m): _name_in(p, m) for p, m in set(zip(params[missing], df["metric"][missing]))}
+    df["metric_name"] = [legacy[(p, m)] if miss else n
+                         for p, m, n, miss in zip(params, df["metric"], have, missing)]
+    return df
+
+
+def _name_in(params_json: Any, label: str) -> str:
+    try:
+        name = json.loads(params_json).get("name")
+    except (TypeError, ValueError, AttributeError):
+        name = None
+    return name if isinstance(name, str) and name else label
 
 
 def write_json(path: Path, obj: Any) -> None:

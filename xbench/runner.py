@@ -6,7 +6,8 @@ file is written atomically as soon as it is done, so a killed run resumes where 
 Under ``torchrun`` every rank takes the batches ``b % world_size == rank``; rank 0 merges.
 
 The output folder (ownership, lock, stamp, verified parts, completion) is :mod:`xbench.rundir`'s,
-the plan :mod:`xbench.plan`'s, the ranks :mod:`xbench.distributed`'s; this module orchestrates.
+the plan :mod:`xbench.plan`'s, the samples and batches :mod:`xbench.sampling`'s, what a unit computes
+:mod:`xbench.executor`'s, the ranks :mod:`xbench.distributed`'s; this module orchestrates.
 """
 
 from __future__ import annotations
@@ -19,14 +20,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
-from torch.utils.data import DataLoader, Subset
 
 from . import batching
-from .data import create as create_data
 from .distributed import barrier, dist_info, gather_files, process_group
 from .errors import XBenchError
-from .methods import METHODS, attribute, path_start
-from .metrics import METRICS, CellContext
+from .executor import Batch, Executor, part_path, preview_path
 from .models import create as create_model
 from .models import is_homogeneous
 from .models.user import bind_input_normalisation
@@ -34,8 +32,9 @@ from .plan import INFO, MODEL_ONLY, PREVIEW, Cell, CellKind, Unit, cell_settings
 from .plugins import loaded as plugins_loaded
 from .preflight import preflight
 from .provenance import device_name, git_commit, now, stable_seed, versions
-from .results import COLUMNS, output_rows, safe_name, to_json
+from .results import COLUMNS
 from .rundir import RunDir, check_out_path
+from .sampling import batches, load_data, references
 from .suite import ModelSpec, Suite
 
 __all__ = ["INFO", "MODEL_ONLY", "Run", "device_name", "dist_info", "preflight", "resolve_device", "run_suite",
@@ -72,21 +71,9 @@ class Run:
         self.rank, self.world, self.local_rank = dist_info()
         self.device = resolve_device(suite.device, self.local_rank)
         self.dtype = getattr(torch, suite.dtype)
-        self.cell_seconds: dict[str, float] = {}
-        self.homogeneous: dict[str, bool] = {}
-        self.written: list[Path] = []  # files this rank wrote in this invocation (gathered by rank 0)
+        self.executor = Executor(suite, self.dir, self.device)
         self.bar = None
         self.n_evaluated = min(suite.data.n_samples, 10**12)  # set from the data by execute()
-
-    # ---- layout -------------------------------------------------------------------------------------
-    def part_path(self, model: str, method: str, metric: str, batch: int) -> Path:
-        return self.out / "parts" / safe_name(model) / safe_name(method) / safe_name(metric) / f"b{batch:05d}.csv"
-
-    def preview_path(self, model: str, method: str) -> Path:
-        return self.out / "previews" / safe_name(model) / f"{safe_name(method)}.pt"
-
-    def units(self, model: ModelSpec) -> list[Unit]:
-        return units(self.suite, model)
 
     # ---- setup --------------------------------------------------------------------------------------
     def prepare(self) -> None:
@@ -94,40 +81,6 @@ class Run:
         if self.rank == 0:
             self.dir.open(self.suite.to_dict(), self.resume)
         barrier(self.world)
-
-    def load_data(self):
-        """The dataset and the dataset indices of the evaluated samples, in evaluation order."""
-        spec = self.suite.data
-        ds = create_data(spec.name, spec.split, root=spec.root, **spec.params)
-        n = min(spec.n_samples, len(ds))
-        if spec.subset == "random":
-            gen = torch.Generator().manual_seed(stable_seed(self.suite.seed, "subset"))
-            idx = torch.randperm(len(ds), generator=gen)[:n].sort().values.tolist()
-        else:
-            idx = list(range(n))
-        return ds, idx
-
-    def batches(self, ds, idx: list[int], wanted: list[int]):
-        """Yield ``(b, batch)`` for the batch numbers in ``wanted`` only: a rank or a resumed run
-        never decodes images it has nothing to do for."""
-        bs = self.suite.data.batch_size
-        wanted = sorted(wanted)
-        # every batch but the last is full, so the wanted batches' samples re-batch exactly
-        flat = [i for b in wanted for i in idx[b * bs:(b + 1) * bs]]
-        loader = DataLoader(Subset(ds.dataset, flat), batch_size=bs, shuffle=False,
-                            num_workers=self.suite.data.num_workers)
-        yield from zip(wanted, loader)
-
-    def references(self) -> torch.Tensor | None:
-        """Reference inputs for methods that take them (expected_gradients), loaded once."""
-        if not any("references" in _params(METHODS.get(me.name).fn) for me in self.suite.methods):
-            return None
-        spec = self.suite.data
-        ref = create_data(spec.name, spec.references, root=spec.root, **spec.params)
-        gen = torch.Generator().manual_seed(stable_seed(self.suite.seed, "references"))
-        idx = torch.randperm(len(ref), generator=gen)[: spec.n_references].tolist()
-        x = torch.stack([torch.as_tensor(ref.dataset[i][0]) for i in idx])
-        return x.to(self.device, self.dtype)
 
     # ---- planning -----------------------------------------------------------------------------------
     def cell_done(self, unit: Unit, cell: Cell, b: int) -> bool:
@@ -138,8 +91,8 @@ class Run:
         if not self.resume:
             return False  # a fresh start recomputes everything (old parts were deleted by the run directory)
         if cell.kind is CellKind.PREVIEW:
-            return self.preview_path(unit.model.label, unit.label).exists()
-        path = self.part_path(unit.model.label, unit.label, cell.label, b)
+            return preview_path(self.out, unit.model.label, unit.label).exists()
+        path = part_path(self.out, unit.model.label, unit.label, cell.label, b)
         if not path.exists():
             return False
         problem, changed = self.dir.part_problem(path, cell_settings(self.suite, unit, cell))
@@ -156,7 +109,7 @@ class Run:
         """Per model: its units and, per (batch, method label), the cells still to compute."""
         work = []
         for model in self.suite.models:
-            model_units = self.units(model)
+            model_units = units(self.suite, model)
             todo: dict[tuple[int, str], list[Cell]] = {}
             for b in my_batches:
                 for u in model_units:
@@ -168,12 +121,24 @@ class Run:
         return work
 
     # ---- main loop ----------------------------------------------------------------------------------
+    def load_model(self, spec: ModelSpec, data_info: dict):
+        """The model on the run's device and dtype, in eval mode, parameters frozen."""
+        model = create_model(spec.name, x=spec.x, weights=spec.weights, num_classes=spec.num_classes,
+                             device=self.device, progress=self.progress, **spec.params).to(self.device, self.dtype)
+        bind_input_normalisation(model, data_info)  # a user model declaring its own mean/std
+        model.eval()
+        for p in model.parameters():
+            p.requires_grad_(False)  # attributions need input gradients only
+        self.executor.homogeneous[spec.label] = is_homogeneous(model)
+        return model
+
     def execute(self) -> None:
         from tqdm.auto import tqdm
 
-        ds, idx = self.load_data()
+        ds, idx = load_data(self.suite)
         self.n_evaluated = len(idx)
-        my_batches = rank_batches(len(idx), self.suite.data.batch_size, self.rank, self.world)
+        bs = self.suite.data.batch_size
+        my_batches = rank_batches(len(idx), bs, self.rank, self.world)
         work = self.plan(my_batches)
         total = sum(len(u.cells) * len(my_batches) + (u.method is not None and 0 in my_batches)
                     for _, model_units, _ in work for u in model_units)
@@ -181,6 +146,7 @@ class Run:
         # one tick per cell (a part file), and a refreshed chunk counter inside a cell
         self.bar = bar = tqdm(total=total, initial=total - left, desc=self.suite.name, disable=not self.progress,
                               unit="cell", dynamic_ncols=True)
+        self.executor.tick = lambda: bar.update(1)
         refs = None
         try:
             with batching.on_chunk(self._chunk_tick):
@@ -188,31 +154,22 @@ class Run:
                     if not todo:
                         continue
                     bar.set_description(f"{self.suite.name} | loading {model_spec.label}")
-                    model = create_model(model_spec.name, x=model_spec.x, weights=model_spec.weights,
-                                         num_classes=model_spec.num_classes, device=self.device,
-                                         progress=self.progress, **model_spec.params).to(self.device, self.dtype)
-                    bind_input_normalisation(model, ds.info)  # a user model declaring its own mean/std
-                    model.eval()
-                    for p in model.parameters():
-                        p.requires_grad_(False)  # attributions need input gradients only
-                    self.homogeneous[model_spec.label] = is_homogeneous(model)
+                    model = self.load_model(model_spec, ds.info)
                     if refs is None and any(me != MODEL_ONLY for (_, me) in todo):
-                        refs = self.references()
-                    for b, batch in self.batches(ds, idx, sorted({bb for (bb, _) in todo})):
-                        x = batch[0].to(self.device, self.dtype)
-                        y = batch[1].to(self.device)
-                        masks = batch[2].to(self.device) if len(batch) > 2 else None
+                        refs = references(self.suite, self.device, self.dtype)
+                    for b, data in batches(self.suite, ds, idx, sorted({bb for (bb, _) in todo})):
+                        x = data[0].to(self.device, self.dtype)
                         with torch.no_grad():
-                            target = model(x).argmax(1) if self.suite.data.target == "predicted" else y
-                        bs = self.suite.data.batch_size
-                        sample_ids = idx[b * bs: b * bs + len(x)]
+                            target = model(x).argmax(1) if self.suite.data.target == "predicted" else None
+                        y = data[1].to(self.device)
+                        batch = Batch(b, x, y, data[2].to(self.device) if len(data) > 2 else None,
+                                      y if target is None else target, idx[b * bs: b * bs + len(x)], ds.info, refs)
                         for unit in model_units:
                             missing = todo.get((b, unit.label))
                             if missing:
                                 bar.set_description(f"{self.suite.name} | {model_spec.label} | {unit.label} | "
                                                     f"batch {b}")
-                                self.run_unit(model, unit, missing, b, x, y, masks, target, sample_ids, ds.info,
-                                              refs)
+                                self.executor.run_unit(model, unit, missing, batch)
                     del model
         finally:
             bar.close()  # before any error is printed: an error never shares the bar's line
@@ -229,99 +186,9 @@ class Run:
             self._last_tick = t
             bar.set_postfix_str(f"chunk {done}/{total} items", refresh=True)
 
-    def run_unit(self, model, unit: Unit, cells: list[Cell], b: int, x, y, masks, target, sample_ids, data_info,
-                 refs) -> None:
-        """Attribute one batch with the unit's method and compute its missing cells (one part file each)."""
-        suite = self.suite
-        model_spec, method, me_label = unit.model, unit.method, unit.label
-        context = {"data_info": data_info, "references": refs}
-        attr_seconds = 0.0
-        info: dict[str, Any] = {}
-        attr_chunk = len(x)
-        if method is not None:
-            torch.manual_seed(stable_seed(suite.seed, model_spec.label, me_label, b))
-            with batching.record() as events:
-                t0 = time.perf_counter()
-                attr, info = attribute(model, x, target, method.name, return_info=True, **method.params,
-                                       **_accepted(METHODS.get(method.name).fn, context))
-                if self.device.type == "cuda":
-                    torch.cuda.synchronize(self.device)
-                attr_seconds = time.perf_counter() - t0
-            if events:
-                attr_chunk = min(e.chunk_size for e in events)
-            # settings decided at run time (e.g. Grad-CAM's default layer) are recorded with the rows
-            decided = {k: v for k, v in (info.pop("params", None) or {}).items() if method.params.get(k) != v}
-            # where the method's path starts (declared at register): what completeness compares F(x) with
-            baseline = path_start(method.name, method.params, x, data_info)
-
-            def recompute(inp: torch.Tensor, tgt: torch.Tensor) -> torch.Tensor:
-                return attribute(model, inp, tgt, method.name, **method.params,
-                                 **_accepted(METHODS.get(method.name).fn, context))
-        else:
-            attr = torch.zeros_like(x)
-            baseline = torch.zeros_like(x)
-            recompute = None  # type: ignore[assignment]
-            decided = {}
-        key = f"{model_spec.label}/{me_label}"
-        self.cell_seconds[f"{key}/attribution"] = self.cell_seconds.get(f"{key}/attribution", 0.0) + attr_seconds
-        ctx = CellContext(model=model, inputs=x, target=target, attributions=attr,
-                          method=method.name if method else MODEL_ONLY,
-                          method_params=dict(method.params) if method else {}, attribute=recompute,
-                          baseline=baseline, labels=y, masks=masks, method_info=info, data_info=data_info,
-                          references=refs, seed=suite.seed, batch=b)
-        common = {"suite": suite.name, "model": model_spec.label, "method": me_label, "target": suite.data.target,
-                  "device": str(self.device), "dtype": suite.dtype, "batch_size": suite.data.batch_size,
-                  "batch": b, "seed": suite.seed,
-                  "model_params": to_json({"name": model_spec.name, "x": model_spec.x, "weights": model_spec.weights,
-                                           "num_classes": model_spec.num_classes, **model_spec.params,
-                                           "homogeneous": self.homogeneous.get(model_spec.label)}),
-                  "method_params": to_json({"name": method.name, **method.params, **decided} if method else {})}
-        for cell in cells:
-            if cell.kind is CellKind.PREVIEW:
-                self.write_preview(model_spec.label, me_label, x, attr)
-            elif cell.kind is CellKind.INFO:
-                from .metrics import MetricOutput
-
-                out = MetricOutput(values={k: v for k, v in info.items()
-                                           if isinstance(v, torch.Tensor) and v.shape == (len(x),)})
-                rows = output_rows(out, {**common, "metric": INFO, "metric_params": "{}", "chunk_size": attr_chunk},
-                                   sample_ids)
-                self._write_part(rows, unit, cell, b)
-            else:
-                spec = cell.metric
-                torch.manual_seed(stable_seed(suite.seed, model_spec.label, me_label, cell.label, b))
-                with batching.record() as events:
-                    t0 = time.perf_counter()
-                    out = METRICS.get(spec.name).fn(ctx, **spec.params)
-                    seconds = time.perf_counter() - t0
-                ckey = f"{key}/{cell.label}"
-                self.cell_seconds[ckey] = self.cell_seconds.get(ckey, 0.0) + seconds
-                chunk = min((e.chunk_size for e in events), default=len(x))
-                params = {"name": spec.name, **spec.params, **out.settings}
-                rows = output_rows(out, {**common, "metric": cell.label, "metric_params": to_json(params),
-                                         "chunk_size": chunk}, sample_ids)
-                self._write_part(rows, unit, cell, b)
-            if self.bar is not None:
-                self.bar.update(1)
-
-    def _write_part(self, rows: pd.DataFrame, unit: Unit, cell: Cell, b: int) -> None:
-        path = self.part_path(unit.model.label, unit.label, cell.label, b)
-        self.dir.write_part(path, rows, cell_settings(self.suite, unit, cell))
-        self.written.append(path)
-
-    def write_preview(self, model: str, method: str, x: torch.Tensor, attr: torch.Tensor) -> None:
-        """Keep a few channel-summed attribution maps (and the inputs) for the heatmap grid."""
-        k = int(self.suite.report.get("heatmap_samples", 4))
-        path = self.preview_path(model, method)
-        maps = attr[:k].detach().float()
-        maps = maps.sum(1) if maps.dim() == 4 else maps
-        # clone: saving a view would write the whole batch's storage
-        self.dir.write_torch(path, {"inputs": x[:k].detach().float().cpu().clone(), "attributions": maps.cpu().clone()})
-        self.written.append(path)
-
     def gather(self) -> None:
         """Send every file this rank wrote to rank 0, which writes those it lacks (no shared disk needed)."""
-        for path, blob in gather_files(self.out, self.written, self.rank, self.world):
+        for path, blob in gather_files(self.out, self.executor.written, self.rank, self.world):
             if path.exists():
                 self.dir.record([path])  # a shared disk: the other rank wrote it here already
             else:
@@ -332,8 +199,8 @@ class Run:
         """Concatenate every verified part in suite order into ``results.csv`` (atomic); a missing part stops
         the merge (never a silently shorter result)."""
         n_batches = -(-self.n_evaluated // self.suite.data.batch_size)
-        paths = [self.part_path(model.label, u.label, c.label, b) for model in self.suite.models
-                 for u in self.units(model) for c in u.cells for b in range(n_batches)]
+        paths = [part_path(self.out, model.label, u.label, c.label, b) for model in self.suite.models
+                 for u in units(self.suite, model) for c in u.cells for b in range(n_batches)]
         missing = [p for p in paths if not p.exists()]
         if missing:
             raise XBenchError(f"{len(missing)} of {len(paths)} parts are missing (first: "
@@ -344,17 +211,6 @@ class Run:
         df = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=COLUMNS)
         self.dir.write_csv(self.out / "results.csv", df)
         return df
-
-
-def _params(fn) -> set[str]:
-    import inspect
-
-    return set(inspect.signature(fn).parameters)
-
-
-def _accepted(fn, context: dict[str, Any]) -> dict[str, Any]:
-    names = _params(fn)
-    return {k: v for k, v in context.items() if k in names and v is not None}
 
 
 def run_suite(suite: Suite, out_dir: str | Path | None = None, *, resume: bool = False, progress: bool = True,
@@ -376,8 +232,8 @@ def run_suite(suite: Suite, out_dir: str | Path | None = None, *, resume: bool =
             run.execute()
             # per-rank cell times travel to rank 0 with the parts
             times = out / "parts" / f"times.rank{run.rank}.json"
-            run.dir.write_json(times, run.cell_seconds)
-            run.written.append(times)
+            run.dir.write_json(times, run.executor.cell_seconds)
+            run.executor.written.append(times)
             run.gather()
             barrier(run.world)
         if run.rank != 0:

@@ -74,3 +74,35 @@ def test_contract_is_enforced_at_register():
     with pytest.raises(ValueError, match="directions"):
         reg.register("m", description="d", consumes=("attributions",), direction="per_stat", units="u",
                      label="l")(lambda ctx: None)
+
+
+def test_the_generic_adapter_passes_exactly_what_is_consumed(ctx):
+    """One plain function, registered with :func:`register_metric`: the adapter gives it the consumed
+    context only (attributions positionally, the rest by keyword), the seed, curves when it takes them,
+    and records the settings decided at run time."""
+    from xbench.metrics.base import register_metric
+
+    seen = []
+
+    def spy(model, inputs, target, *args, baseline=None, attributor=None, labels=None, masks=None,
+            references=None, data_info=None, seed=0, steps: int | None = None, return_curves: bool = False):
+        seen.append({"args": len(args), "baseline": baseline is not None, "attributor": attributor is not None,
+                     "labels": labels is not None, "masks": masks is not None, "seed": seed, "steps": steps})
+        values = {"a": inputs.new_zeros(len(inputs))}
+        return (values, torch.arange(3.0), inputs.new_zeros(len(inputs), 3)) if return_curves else values
+
+    for consumes, want in ((("masks",), {"args": 0, "masks": True}),
+                           (("attributions", "path_start", "method", "labels"),
+                            {"args": 1, "baseline": True, "attributor": True, "labels": True})):
+        name = f"_spy_{len(seen)}"
+        register_metric(name, spy, settings=lambda c, p: {"steps": 5, "note": "x"}, description="spy",
+                        direction="lower", consumes=consumes, units="u", label="l", x_label="t")
+        try:
+            out = METRICS.get(name).fn(ctx, **METRICS.get(name).resolve({}))
+        finally:
+            METRICS.unregister(name)
+        got = seen[-1]
+        assert got == {"args": 0, "baseline": False, "attributor": False, "labels": False, "masks": False,
+                       "seed": ctx.seed, "steps": 5, **want}
+        assert set(out.values) == {"a"} and set(out.curves) == {"curve"}
+        assert out.settings == {"steps": 5, "note": "x"}

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import pandas as pd
+import pytest
 
 from xbench.report import make_report, summarise
 from xbench.runner import run_suite
@@ -29,15 +29,23 @@ def test_report_regenerates_identically(tmp_path, tiny_suite):
     first = {p.name: p.read_bytes() for p in [out / "summary.csv", out / "summary.md", out / "index.md"]}
     for p in [out / "summary.csv", out / "summary.md", out / "index.md"]:
         p.unlink()
+    for png in ("curves_digits_cnn.png", "heatmaps_digits_cnn.png"):
+        (out / "plots" / png).unlink()
     text = make_report(out)
     assert "deletion.auc" in text
     assert {p.name: p.read_bytes() for p in [out / "summary.csv", out / "summary.md", out / "index.md"]} == first
-    assert (out / "plots" / "curves_digits_cnn.png").stat().st_size > 10_000
+    assert (out / "plots" / "curves_digits_cnn.png").stat().st_size > 10_000  # regenerated, not left over
     assert (out / "plots" / "heatmaps_digits_cnn.png").stat().st_size > 10_000
+    # the regenerated summary is the per-sample rows' mean, for every method (not only finite)
     s = pd.read_csv(out / "summary.csv")
-    sal = s[(s.method == "saliency") & (s.metric == "deletion") & (s.stat == "auc")]["mean"].item()
-    rnd = s[(s.method == "random") & (s.metric == "deletion") & (s.stat == "auc")]["mean"].item()
-    assert np.isfinite(sal) and np.isfinite(rnd)
+    rows = pd.read_csv(out / "results.csv")
+    for method in ("saliency", "random"):
+        got = s[(s.method == method) & (s.metric == "deletion") & (s.stat == "auc")]
+        raw = rows[(rows.method == method) & (rows.metric == "deletion") & (rows.stat == "auc")
+                   & (rows.kind == "sample")]["value"]
+        assert len(raw) == 12 and got["n"].item() == 12
+        assert got["mean"].item() == pytest.approx(raw.mean(), rel=1e-8)  # summary.csv keeps 9 significant digits
+        assert got["metric_name"].item() == "deletion"
 
 
 def test_report_title_is_the_suite_name_from_the_manifest(tmp_path, tiny_suite):

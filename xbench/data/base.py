@@ -18,7 +18,7 @@ DATASETS = Registry("dataset", skip=0)
 
 
 @dataclass
-class XDataset:
+class XDataset(Dataset):
     """A dataset split plus what the harness needs to know about it.
 
     ``info`` holds at least ``num_classes``, ``input_shape`` (C, H, W) or (D,), and ``mean``/
@@ -31,6 +31,10 @@ class XDataset:
 
     def __len__(self) -> int:
         return len(self.dataset)
+
+    def __getitem__(self, i: int):
+        """Item ``i`` as the wrapped dataset gives it: ``(x, y)`` or ``(x, y, mask)`` (a torch ``Dataset``)."""
+        return self.dataset[i]
 
     def tensors(self, n: int | None = None) -> tuple[torch.Tensor, ...]:
         """Stack the first ``n`` items (all by default) into tensors (x, y[, mask])."""

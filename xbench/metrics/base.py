@@ -2,8 +2,11 @@
 
 Users call plain functions (``xbench.metrics.deletion(model, inputs, target, attributions, ...)``)
 that return per-sample tensors of shape [N].  The runner calls the registered *cell* function
-``fn(ctx, **params) -> MetricOutput`` that wraps the plain function; its parameter schema is read
-from the plain function (``params_from=``), so YAML and Python accept the same settings.
+``fn(ctx, **params) -> MetricOutput``.  :func:`register_metric` builds that cell from the plain
+function with one generic adapter (:func:`metric_cell`), which passes exactly what the metric
+declares it ``consumes``; the schema is read from the plain function, so YAML and Python accept the
+same settings.  Metrics whose output does not fit the adapter (completeness' two gaps, Sensitivity(a)
+and Sensitivity-n, IG distance's per-batch figure, timing) register a hand-written cell.
 """
 
 from __future__ import annotations
@@ -54,10 +57,59 @@ def _metric_contract(name: str, fn: Callable, specs: dict, meta: dict[str, Any])
     return meta
 
 
-METRICS = Registry("metric", skip=4, hidden=("return_curves", "baseline", "method", "method_params", "labels",
-                                             "masks", "data_info", "references", "seed"),
+METRICS = Registry("metric", skip=4, hidden=("return_curves", "baseline", "method", "method_params", "attributor",
+                                             "labels", "masks", "data_info", "references", "seed"),
                    contract=_metric_contract)
 register = METRICS.register
+
+Settings = Callable[["CellContext", dict[str, Any]], dict[str, Any]]
+
+
+def register_metric(name: str, fn: Callable, *, stat: str | None = None, curve: str | None = None,
+                    settings: Settings | None = None, **meta: Any) -> Callable:
+    """Register the plain metric function ``fn`` under ``name`` with the generic cell adapter.
+
+    The adapter (:func:`metric_cell`) passes ``fn`` exactly what the metric declares it ``consumes``
+    (see :data:`CONSUMES`), plus the suite's ``seed`` and ``return_curves=True`` where ``fn`` takes
+    them.  ``fn`` returns per-sample values (a tensor [N], named ``stat``, or a dict stat -> [N]) and,
+    with ``return_curves``, ``(values, x [T], curves)`` (a tensor [N, T] named ``curve`` or a dict).
+    ``settings(ctx, params) -> dict``: values decided at run time (defaults resolved from the inputs,
+    what accuracy was taken against); those that are parameters are passed to ``fn``, all are recorded.
+    Returns ``fn``; its parameter schema is read from ``fn`` itself.
+    """
+    register(name, params_from=fn, **meta)(metric_cell(name, fn, stat=stat, curve=curve, settings=settings))
+    return fn
+
+
+def metric_cell(name: str, fn: Callable, *, stat: str | None = None, curve: str | None = None,
+                settings: Settings | None = None) -> Callable[..., MetricOutput]:
+    """The cell ``(ctx, **params) -> MetricOutput`` of a plain metric function (see :func:`register_metric`)."""
+    import inspect
+
+    accepted = set(inspect.signature(fn).parameters)
+
+    def cell(ctx: CellContext, **params: Any) -> MetricOutput:
+        consumes = METRICS.get(name).meta["consumes"]  # as declared (and checked) at register
+        decided = settings(ctx, params) if settings is not None else {}
+        call = {**params, **{k: v for k, v in decided.items() if k in params}}
+        args = [ctx.model, ctx.inputs, ctx.target] + ([ctx.attributions] if "attributions" in consumes else [])
+        given = {"path_start": {"baseline": ctx.baseline}, "method": {"attributor": ctx.attribute},
+                 "labels": {"labels": ctx.labels}, "masks": {"masks": ctx.masks},
+                 "references": {"references": ctx.references}, "data_info": {"data_info": ctx.data_info}}
+        for what in consumes:
+            call.update(given.get(what, {}))
+        if "seed" in accepted:
+            call["seed"] = ctx.seed
+        curves_wanted = "return_curves" in accepted
+        if curves_wanted:
+            call["return_curves"] = True
+        result = fn(*args, **call)
+        values, x, curves = result if curves_wanted else (result, None, None)
+        values = values if isinstance(values, dict) else {stat or name: values}
+        curves = {} if curves is None else curves if isinstance(curves, dict) else {curve or "curve": curves}
+        return MetricOutput(values=dict(values), curves={k: (x, c) for k, c in curves.items()}, settings=decided)
+
+    return cell
 
 
 def available() -> list[str]:

@@ -12,7 +12,7 @@ import torch
 
 from ..batching import DEFAULT_MAX_BATCH
 from ..methods.base import target_outputs
-from .base import CellContext, ChunkRNG, MetricOutput, for_noise_items, register
+from .base import ChunkRNG, for_noise_items, register_metric
 
 InfidelityPerturb = Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
 
@@ -52,11 +52,8 @@ def infidelity(model, inputs, target, attributions, *, noise_std: float = 0.1, n
     return ((beta[:, None] * dots - drops) ** 2).mean(1)
 
 
-@register("infidelity", params_from=infidelity, hidden=("perturb_func",),
-          bounds={"noise_std": (0.0, None), "n_samples": (1, None), "max_batch": (1, None)},
-          description="Infidelity (Yeh 2019): mean (beta I^T A - (F(x) - F(x - I)))^2 over Gaussian perturbations "
-                      "(lower is better)",
-          direction="lower", consumes=("attributions",), units="logit^2", label="infidelity")
-def _infidelity_cell(ctx: CellContext, **params) -> MetricOutput:
-    return MetricOutput(values={"infidelity": infidelity(ctx.model, ctx.inputs, ctx.target, ctx.attributions,
-                                                         seed=ctx.seed, **params)})
+register_metric("infidelity", infidelity, hidden=("perturb_func",),
+                bounds={"noise_std": (0.0, None), "n_samples": (1, None), "max_batch": (1, None)},
+                description="Infidelity (Yeh 2019): mean (beta I^T A - (F(x) - F(x - I)))^2 over Gaussian "
+                            "perturbations (lower is better)",
+                direction="lower", consumes=("attributions",), units="logit^2", label="infidelity")

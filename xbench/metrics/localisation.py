@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from ..errors import ParamError
-from .base import CellContext, MetricOutput, register
+from .base import register_metric
 
 
 def pixel_mask(masks: torch.Tensor, n: int, h: int, w: int) -> torch.Tensor:
@@ -41,10 +41,8 @@ def localisation(model, inputs, target, attributions, *, masks: torch.Tensor | N
     return {"mass_in_mask": mass, "pointing_game": (best_in > best_out).to(a.dtype)}
 
 
-@register("localisation", params_from=localisation,
-          description="Share of positive attribution mass inside the ground-truth mask and the pointing game "
-                      "(higher is better; needs masks)",
-          direction="higher", consumes=("attributions", "masks"), units="share (0-1) / hit (0 or 1)",
-          label="share of mass / pointing hit")
-def _localisation_cell(ctx: CellContext, **params) -> MetricOutput:
-    return MetricOutput(values=localisation(ctx.model, ctx.inputs, ctx.target, ctx.attributions, masks=ctx.masks))
+register_metric("localisation", localisation,
+                description="Share of positive attribution mass inside the ground-truth mask and the pointing game "
+                            "(higher is better; needs masks)",
+                direction="higher", consumes=("attributions", "masks"), units="share (0-1) / hit (0 or 1)",
+                label="share of mass / pointing hit")

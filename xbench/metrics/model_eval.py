@@ -13,7 +13,7 @@ import torch
 
 from ..batching import DEFAULT_MAX_BATCH, for_chunks
 from ..errors import ParamError
-from .base import CellContext, MetricOutput, register
+from .base import register_metric
 
 CONTRAST_SCALES: tuple[float, ...] = tuple(round(1.0 - 0.1 * i, 1) for i in range(10))
 """Paper A §4.4: 1.0, 0.9, ..., 0.1."""
@@ -79,21 +79,16 @@ def contrast(model, inputs, target, attributions=None, *, scales: tuple[float, .
     return (values, a, {"top1": correct, "same_prediction": same}) if return_curves else values
 
 
-@register("accuracy", params_from=accuracy, bounds={"topk": (1, None), "max_batch": (1, None)},
-          description="Top-1 and top-k accuracy of the model on the labels (0/1 per sample)",
-          needs_attributions=False, direction="higher", consumes=("labels",), units="share correct (0-1)",
-          label="accuracy")
-def _accuracy_cell(ctx: CellContext, **params) -> MetricOutput:
-    values = accuracy(ctx.model, ctx.inputs, ctx.target, labels=ctx.labels, **params)
-    return MetricOutput(values=values, settings={"truth": "target" if ctx.labels is None else "labels"})
+def _truth_setting(ctx, params) -> dict[str, str]:
+    return {"truth": "target" if ctx.labels is None else "labels"}
 
 
-@register("contrast", params_from=contrast, bounds={"max_batch": (1, None)},
-          description="Paper A §4.4: top-1 accuracy for inputs scaled by a = 1.0 ... 0.1 (X-DNNs are invariant)",
-          needs_attributions=False, direction="higher", consumes=("labels",), units="share correct (0-1)",
-          label="top-1 accuracy", x_label="contrast factor a", x_scale=1,
-          stat_labels={"top1": "top-1 accuracy", "same_prediction": "same prediction as a = 1"})
-def _contrast_cell(ctx: CellContext, **params) -> MetricOutput:
-    values, a, curves = contrast(ctx.model, ctx.inputs, ctx.target, labels=ctx.labels, return_curves=True, **params)
-    return MetricOutput(values=values, curves={k: (a, v) for k, v in curves.items()},
-                        settings={"truth": "target" if ctx.labels is None else "labels"})
+register_metric("accuracy", accuracy, settings=_truth_setting, bounds={"topk": (1, None), "max_batch": (1, None)},
+                description="Top-1 and top-k accuracy of the model on the labels (0/1 per sample)",
+                needs_attributions=False, direction="higher", consumes=("labels",), units="share correct (0-1)",
+                label="accuracy")
+register_metric("contrast", contrast, settings=_truth_setting, bounds={"max_batch": (1, None)},
+                description="Paper A §4.4: top-1 accuracy for inputs scaled by a = 1.0 ... 0.1 (X-DNNs are invariant)",
+                needs_attributions=False, direction="higher", consumes=("labels",), units="share correct (0-1)",
+                label="top-1 accuracy", x_label="contrast factor a", x_scale=1,
+                stat_labels={"top1": "top-1 accuracy", "same_prediction": "same prediction as a = 1"})

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 
 from ..batching import DEFAULT_MAX_BATCH, for_chunks
 from ..methods.baselines import gaussian_blur
-from .base import CellContext, MetricOutput, register
+from .base import register_metric
 
 Substrate = Literal["zero", "rise_blur", "blur", "mean", "uniform"]
 Output = Literal["softmax", "logit"]
@@ -185,27 +185,20 @@ def insertion(model, inputs, target, attributions, *, steps: int | None = None,
 _BOUNDS = {"steps": (1, None), "blur_kernel": (1, None), "blur_sigma": (0.0, None), "max_batch": (1, None)}
 
 
-def _cell(fn):
-    def cell(ctx: CellContext, **params) -> MetricOutput:
-        params = dict(params)
-        if params.get("steps") is None:
-            params["steps"] = default_steps(ctx.inputs)  # record the resolved value, not None
-        auc, x, curves = fn(ctx.model, ctx.inputs, ctx.target, ctx.attributions, seed=ctx.seed, return_curves=True,
-                            **params)
-        return MetricOutput(values={"auc": auc}, curves={"curve": (x, curves)},
-                            settings={"steps": params["steps"]})
-    return cell
+def _resolved_steps(ctx, params) -> dict[str, int]:
+    """Record the resolved number of steps, not None (one image row of pixels per step by default)."""
+    return {"steps": default_steps(ctx.inputs) if params.get("steps") is None else params["steps"]}
 
 
-register("deletion", params_from=deletion, bounds=_BOUNDS,
-         description="RISE deletion: target probability as top pixels are removed; AUC (lower is better)",
-         direction="lower", consumes=("attributions",), units="target probability (or logit) x fraction",
-         label="target probability (softmax)", x_label="pixels removed (%)", x_scale=100)(_cell(deletion))
-register("insertion", params_from=insertion, bounds=_BOUNDS,
-         description="RISE insertion: target probability as top pixels are inserted into a blurred image; "
-                     "AUC (higher is better)",
-         direction="higher", consumes=("attributions",), units="target probability (or logit) x fraction",
-         label="target probability (softmax)", x_label="pixels inserted (%)", x_scale=100)(_cell(insertion))
+register_metric("deletion", deletion, stat="auc", curve="curve", settings=_resolved_steps, bounds=_BOUNDS,
+                description="RISE deletion: target probability as top pixels are removed; AUC (lower is better)",
+                direction="lower", consumes=("attributions",), units="target probability (or logit) x fraction",
+                label="target probability (softmax)", x_label="pixels removed (%)", x_scale=100)
+register_metric("insertion", insertion, stat="auc", curve="curve", settings=_resolved_steps, bounds=_BOUNDS,
+                description="RISE insertion: target probability as top pixels are inserted into a blurred image; "
+                            "AUC (higher is better)",
+                direction="higher", consumes=("attributions",), units="target probability (or logit) x fraction",
+                label="target probability (softmax)", x_label="pixels inserted (%)", x_scale=100)
 
 
 # --- keep / remove masks (paper A §4.2) ----------------------------------------------------------
@@ -263,29 +256,27 @@ def keep_remove(model, inputs, target, attributions, *, fractions: list[float] |
     return (aucs, x, {name: curves[name] for name in KEEP_REMOVE_CURVES}) if return_curves else aucs
 
 
-@register("keep_remove", params_from=keep_remove, bounds={"blur_kernel": (1, None), "blur_sigma": (0.0, None),
-                                                           "max_batch": (1, None)},
-          description="Paper A §4.2 keep/remove positive/negative/absolute masks over a blurred substrate; "
-                      "trapezoid AUCs KPM, KNM, KAM, RPM, RNM, RAM",
-          direction="per_stat", consumes=("attributions", "labels"),
-          units="logit x fraction (P, N curves); accuracy x fraction (A curves)",
-          label="target logit (P, N) / top-1 accuracy (A)", x_label="pixels kept / left unmasked (%)", x_scale=100,
-          stat_labels={"KPM": "target logit", "KNM": "target logit", "KAM": "top-1 accuracy",
-                       "RPM": "target logit", "RNM": "target logit", "RAM": "top-1 accuracy"},
-          directions={"KPM": "higher", "KNM": "lower", "KAM": "higher", "RPM": "lower", "RNM": "higher",
-                      "RAM": "lower"})
-def _keep_remove_cell(ctx: CellContext, **params) -> MetricOutput:
-    params = dict(params)
+def _keep_remove_settings(ctx, params) -> dict:
+    """The blur and fractions actually used (scaled to the image size) and what accuracy was taken against."""
     k_def, s_def = scaled_blur(ctx.inputs.shape[-2])
-    params["blur_kernel"] = k_def if params.get("blur_kernel") is None else params["blur_kernel"]
-    params["blur_sigma"] = s_def if params.get("blur_sigma") is None else params["blur_sigma"]
-    params["fractions"] = list(KEEP_REMOVE_FRACTIONS if params.get("fractions") is None else params["fractions"])
-    aucs, x, curves = keep_remove(ctx.model, ctx.inputs, ctx.target, ctx.attributions, labels=ctx.labels,
-                                  return_curves=True, **params)
-    return MetricOutput(values=aucs, curves={k: (x, c) for k, c in curves.items()},
-                        settings={"blur_kernel": params["blur_kernel"], "blur_sigma": params["blur_sigma"],
-                                  "fractions": params["fractions"],
-                                  "accuracy_against": "target" if ctx.labels is None else "labels"})
+    return {"blur_kernel": k_def if params.get("blur_kernel") is None else params["blur_kernel"],
+            "blur_sigma": s_def if params.get("blur_sigma") is None else params["blur_sigma"],
+            "fractions": list(KEEP_REMOVE_FRACTIONS if params.get("fractions") is None else params["fractions"]),
+            "accuracy_against": "target" if ctx.labels is None else "labels"}
+
+
+register_metric("keep_remove", keep_remove, settings=_keep_remove_settings,
+                bounds={"blur_kernel": (1, None), "blur_sigma": (0.0, None), "max_batch": (1, None)},
+                description="Paper A §4.2 keep/remove positive/negative/absolute masks over a blurred substrate; "
+                            "trapezoid AUCs KPM, KNM, KAM, RPM, RNM, RAM",
+                direction="per_stat", consumes=("attributions", "labels"),
+                units="logit x fraction (P, N curves); accuracy x fraction (A curves)",
+                label="target logit (P, N) / top-1 accuracy (A)", x_label="pixels kept / left unmasked (%)",
+                x_scale=100,
+                stat_labels={"KPM": "target logit", "KNM": "target logit", "KAM": "top-1 accuracy",
+                             "RPM": "target logit", "RNM": "target logit", "RAM": "top-1 accuracy"},
+                directions={"KPM": "higher", "KNM": "lower", "KAM": "higher", "RPM": "lower", "RNM": "higher",
+                            "RAM": "lower"})
 
 
 # --- area between perturbation curves (paper B) --------------------------------------------------
@@ -332,16 +323,14 @@ def abpc(model, inputs, target, attributions, *, fractions: list[float] | None =
     return (score, x, {"lowest_removed": n_low, "top_removed": n_top}) if return_curves else score
 
 
-@register("abpc", params_from=abpc, bounds={"divisor": (0.0, None), "blur_kernel": (1, None),
-                                             "blur_sigma": (0.0, None), "max_batch": (1, None)},
-          description="Paper B's area between perturbation curves (lowest vs top pixels removed), "
-                      "clipped normalised logits, /10 (higher is better)",
-          direction="higher", consumes=("attributions",), units="normalised logit (0 = baseline, 1 = input)",
-          label="normalised logit (0 = baseline, 1 = input)", x_label="fraction t of pixels (%)", x_scale=100)
-def _abpc_cell(ctx: CellContext, **params) -> MetricOutput:
-    params = dict(params)
-    params["fractions"] = list(ABPC_FRACTIONS if params.get("fractions") is None else params["fractions"])
-    score, x, curves = abpc(ctx.model, ctx.inputs, ctx.target, ctx.attributions, seed=ctx.seed,
-                            return_curves=True, **params)
-    return MetricOutput(values={"abpc": score}, curves={k: (x, c) for k, c in curves.items()},
-                        settings={"fractions": params["fractions"]})
+def _abpc_fractions(ctx, params) -> dict[str, list[float]]:
+    return {"fractions": list(ABPC_FRACTIONS if params.get("fractions") is None else params["fractions"])}
+
+
+register_metric("abpc", abpc, stat="abpc", settings=_abpc_fractions,
+                bounds={"divisor": (0.0, None), "blur_kernel": (1, None), "blur_sigma": (0.0, None),
+                        "max_batch": (1, None)},
+                description="Paper B's area between perturbation curves (lowest vs top pixels removed), "
+                            "clipped normalised logits, /10 (higher is better)",
+                direction="higher", consumes=("attributions",), units="normalised logit (0 = baseline, 1 = input)",
+                label="normalised logit (0 = baseline, 1 = input)", x_label="fraction t of pixels (%)", x_scale=100)

@@ -13,7 +13,7 @@ from typing import Literal
 import torch
 
 from ..batching import DEFAULT_MAX_BATCH
-from .base import Attributor, CellContext, ChunkRNG, MetricOutput, for_noise_items, method_attributor, register
+from .base import Attributor, ChunkRNG, for_noise_items, method_attributor, register_metric
 
 Norm = Literal["fro", "inf"]
 PerturbFunc = Callable[[torch.Tensor, float], torch.Tensor]
@@ -52,25 +52,27 @@ def sensitivity_ratios(attr_fn: Attributor, inputs: torch.Tensor, target: torch.
 
 def max_sensitivity(model, inputs, target, attributions=None, *, method: str = "saliency",
                     method_params: dict | None = None, radius: float = 0.02, n_samples: int = 10, norm: Norm = "fro",
-                    seed: int = 0, max_batch: int = DEFAULT_MAX_BATCH,
-                    perturb_func: PerturbFunc | None = None) -> torch.Tensor:
+                    seed: int = 0, max_batch: int = DEFAULT_MAX_BATCH, perturb_func: PerturbFunc | None = None,
+                    attributor: Attributor | None = None) -> torch.Tensor:
     """Max-sensitivity per sample [N] (unitless, lower is better): max over ``n_samples`` uniform
     L-inf noises of radius ``radius`` (input units) of ||A(x + e) - A(x)|| / ||A(x)||.
 
     Defaults as ``captum.metrics.sensitivity_max`` (radius 0.02, 10 samples, Frobenius norm);
-    paper B used radius 0.05.  ``attributions`` (A(x)) are recomputed when None.
+    paper B used radius 0.05.  ``attributions`` (A(x)) are recomputed when None.  ``attributor``
+    ``(inputs, target) -> attributions`` replaces ``method``/``method_params`` (the harness passes the
+    unit's method with its context, e.g. Expected Gradients' references).
     """
-    attr_fn = method_attributor(model, method, method_params)
+    attr_fn = attributor or method_attributor(model, method, method_params)
     return sensitivity_ratios(attr_fn, inputs, target, attributions, radius=radius, n_samples=n_samples, norm=norm,
                               seed=seed, max_batch=max_batch, perturb_func=perturb_func).amax(1)
 
 
 def avg_sensitivity(model, inputs, target, attributions=None, *, method: str = "saliency",
                     method_params: dict | None = None, radius: float = 0.02, n_samples: int = 10, norm: Norm = "fro",
-                    seed: int = 0, max_batch: int = DEFAULT_MAX_BATCH,
-                    perturb_func: PerturbFunc | None = None) -> torch.Tensor:
+                    seed: int = 0, max_batch: int = DEFAULT_MAX_BATCH, perturb_func: PerturbFunc | None = None,
+                    attributor: Attributor | None = None) -> torch.Tensor:
     """Avg-sensitivity per sample [N]: as :func:`max_sensitivity` with the mean over the noises."""
-    attr_fn = method_attributor(model, method, method_params)
+    attr_fn = attributor or method_attributor(model, method, method_params)
     return sensitivity_ratios(attr_fn, inputs, target, attributions, radius=radius, n_samples=n_samples, norm=norm,
                               seed=seed, max_batch=max_batch, perturb_func=perturb_func).mean(1)
 
@@ -78,20 +80,13 @@ def avg_sensitivity(model, inputs, target, attributions=None, *, method: str = "
 _BOUNDS = {"radius": (0.0, None), "n_samples": (1, None), "max_batch": (1, None)}
 
 
-def _cell(reduce: str):
-    def cell(ctx: CellContext, **params) -> MetricOutput:
-        ratios = sensitivity_ratios(ctx.attribute, ctx.inputs, ctx.target, ctx.attributions, seed=ctx.seed, **params)
-        return MetricOutput(values={"sensitivity": ratios.amax(1) if reduce == "max" else ratios.mean(1)})
-    return cell
-
-
-register("max_sensitivity", params_from=max_sensitivity, bounds=_BOUNDS, hidden=("perturb_func",),
-         description="Max-sensitivity (Yeh 2019): max ||A(x+e) - A(x)|| / ||A(x)|| over uniform L-inf noise "
-                     "(attributions recomputed; lower is better)",
-         direction="lower", consumes=("attributions", "method"), units="unitless (norm ratio)",
-         label="max-sensitivity")(_cell("max"))
-register("avg_sensitivity", params_from=avg_sensitivity, bounds=_BOUNDS, hidden=("perturb_func",),
-         description="Avg-sensitivity (Yeh 2019): mean ||A(x+e) - A(x)|| / ||A(x)|| over uniform L-inf noise "
-                     "(attributions recomputed; lower is better)",
-         direction="lower", consumes=("attributions", "method"), units="unitless (norm ratio)",
-         label="avg-sensitivity")(_cell("mean"))
+register_metric("max_sensitivity", max_sensitivity, stat="sensitivity", bounds=_BOUNDS, hidden=("perturb_func",),
+                description="Max-sensitivity (Yeh 2019): max ||A(x+e) - A(x)|| / ||A(x)|| over uniform L-inf noise "
+                            "(attributions recomputed; lower is better)",
+                direction="lower", consumes=("attributions", "method"), units="unitless (norm ratio)",
+                label="max-sensitivity")
+register_metric("avg_sensitivity", avg_sensitivity, stat="sensitivity", bounds=_BOUNDS, hidden=("perturb_func",),
+                description="Avg-sensitivity (Yeh 2019): mean ||A(x+e) - A(x)|| / ||A(x)|| over uniform L-inf noise "
+                            "(attributions recomputed; lower is better)",
+                direction="lower", consumes=("attributions", "method"), units="unitless (norm ratio)",
+                label="avg-sensitivity")

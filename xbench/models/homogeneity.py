@@ -14,15 +14,6 @@ from torch import nn
 
 from ..errors import NotHomogeneousError
 
-# Positively homogeneous (degree 1) or parameter-free layers that keep homogeneity.
-_SAFE = (
-    nn.ReLU, nn.LeakyReLU, nn.PReLU,
-    nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d, nn.AvgPool1d, nn.AvgPool2d, nn.AvgPool3d,
-    nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d, nn.AdaptiveAvgPool3d,
-    nn.AdaptiveMaxPool1d, nn.AdaptiveMaxPool2d, nn.AdaptiveMaxPool3d,
-    nn.Dropout, nn.Dropout2d, nn.Dropout3d, nn.Flatten, nn.Identity, nn.Sequential, nn.ModuleList,
-    nn.ModuleDict, nn.Unflatten,
-)
 _NOT_HOMOGENEOUS_ACTS = (
     nn.ReLU6, nn.Hardtanh, nn.Sigmoid, nn.Tanh, nn.ELU, nn.SELU, nn.CELU, nn.GELU, nn.SiLU, nn.Mish,
     nn.Softplus, nn.Hardswish, nn.Hardsigmoid, nn.Softmax, nn.LogSoftmax, nn.Threshold,

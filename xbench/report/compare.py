@@ -9,14 +9,14 @@ since then the runs do not measure the same thing.
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from ..results import atomic_write_text, read_results
+from ..metrics.base import stat_direction
+from ..results import atomic_write_text, read_results, with_metric_name
 from .tables import GROUP, fmt, markdown_table
 
 COLUMNS = GROUP + ["mean_a", "mean_b", "diff", "ci95", "n", "test", "significant", "better", "settings_changed",
@@ -63,24 +63,10 @@ def welch_interval(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
     return diff, _t_quantile(dof) * math.sqrt(se2)
 
 
-def _direction(metric_params: str, stat: str) -> str | None:
-    """'higher' / 'lower' from the metric's registry entry (None when unknown: e.g. a removed metric)."""
-    try:
-        name = json.loads(metric_params).get("name")
-        from ..metrics import METRICS
-
-        meta = METRICS.get(name).meta
-    except Exception:  # noqa: BLE001 - an unknown metric has no direction to report
-        return None
-    if meta.get("direction") == "per_stat":
-        return meta.get("directions", {}).get(stat)
-    return meta.get("direction") if meta.get("direction") in ("higher", "lower") else None
-
-
 def compare_frames(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
     """One row per cell of either run (per-sample and per-batch stats; curve points are covered by their AUCs)."""
-    a = a[a["kind"].isin(["sample", "batch"])]
-    b = b[b["kind"].isin(["sample", "batch"])]
+    a = with_metric_name(a[a["kind"].isin(["sample", "batch"])])
+    b = with_metric_name(b[b["kind"].isin(["sample", "batch"])])
     ga = {k: g for k, g in a.groupby(GROUP, sort=False)}
     gb = {k: g for k, g in b.groupby(GROUP, sort=False)}
     rows = []
@@ -112,7 +98,7 @@ def compare_frames(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
             diff, ci = welch_interval(fa, fb)
             n, test = int(min(len(fa), len(fb))), "Welch"
         significant = bool(math.isfinite(ci) and abs(diff) > ci) or bool(ci == 0 and diff != 0)
-        direction = _direction(xa["metric_params"].iloc[0], key[3])
+        direction = stat_direction(xa["metric_name"].iloc[0], key[3])
         better = ""
         if significant and direction:
             better = "b" if (diff > 0) == (direction == "higher") else "a"

@@ -1,34 +1,29 @@
 """What the report knows about a metric, read from the metric registry (never a second copy).
 
-``results.csv`` records a metric's registered name in its ``metric_params`` (``{"name": ...}``), so a
-suite may label one metric twice with different settings; everything else (direction, axis
-labels, per-stat labels) comes from what the metric declared at ``register(...)``.
+Each row of ``results.csv`` names the metric it was produced by in ``metric_name`` (the label in
+``metric`` may differ: a suite may list one metric twice with different settings); everything else
+(direction, axis labels, per-stat labels) comes from what the metric declared at ``register(...)``.
 """
 
 from __future__ import annotations
-
-import json
 
 import pandas as pd
 
 from ..metrics import METRICS
 from ..metrics.base import arrow, stat_direction
+from ..results import with_metric_name
 
-__all__ = ["arrow", "labels_of", "metric_name", "stat_direction", "x_axis", "y_axis"]
+__all__ = ["arrow", "labels_of", "metric_names", "stat_direction", "x_axis", "y_axis"]
 
 
-def metric_name(params_json: str, label: str) -> str:
-    """The registered name of the metric a row was produced by (its label when the row has none)."""
-    try:
-        return json.loads(params_json).get("name", label)
-    except (TypeError, ValueError, AttributeError):
-        return label
+def metric_names(df: pd.DataFrame) -> pd.Series:
+    """The registered metric name of every row of ``df`` (results older than the column included)."""
+    return with_metric_name(df)["metric_name"]
 
 
 def labels_of(df: pd.DataFrame, name: str) -> list[str]:
     """Metric labels in the run whose registered name is ``name`` (labels may differ from names)."""
-    pairs = df[["metric", "metric_params"]].drop_duplicates().itertuples(index=False)
-    return list(dict.fromkeys(label for label, params in pairs if metric_name(params, label) == name))
+    return list(dict.fromkeys(df["metric"][metric_names(df) == name]))
 
 
 def _meta(name: str) -> dict:

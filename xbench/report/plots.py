@@ -12,8 +12,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import torch  # noqa: E402
 
-from ..results import safe_name  # noqa: E402
-from .meta import arrow, metric_name, x_axis, y_axis  # noqa: E402
+from ..results import safe_name, with_metric_name  # noqa: E402
+from .meta import arrow, x_axis, y_axis  # noqa: E402
 
 
 def style(i: int) -> dict:
@@ -38,7 +38,7 @@ def outside_legend(ax, fontsize: int = 7) -> None:
 
 def curve_plots(df: pd.DataFrame, out_dir: Path) -> list[Path]:
     """One PNG per model: a panel per curve (metric, stat), the mean curve per method, AUC in the legend."""
-    curves = df[df["kind"] == "curve"]
+    curves = with_metric_name(df[df["kind"] == "curve"])
     paths = []
     for model, g in curves.groupby("model", sort=False):
         panels = list(dict.fromkeys(zip(g["metric"], g["stat"])))
@@ -49,7 +49,7 @@ def curve_plots(df: pd.DataFrame, out_dir: Path) -> list[Path]:
         for ax, (metric, stat) in zip(axes.flat, panels):
             gm = g[(g["metric"] == metric) & (g["stat"] == stat)]
             params = gm["metric_params"].iloc[0]
-            name = metric_name(params, metric)
+            name = gm["metric_name"].iloc[0]
             xlabel, scale = x_axis(name)
             for method, gmm in gm.groupby("method", sort=False):
                 mean = gmm.groupby("point").agg(x=("x", "first"), y=("value", "mean"))
@@ -142,7 +142,8 @@ def _method_order(run_dir: Path, model: str, stems: list[str]) -> list[str]:
 
 def timing_plot(df: pd.DataFrame, out_dir: Path) -> list[Path]:
     """Seconds per image per method on a log scale, with one forward+backward (the limit) as a line."""
-    t = df[(df["metric"] == "timing") & (df["kind"] == "batch")]
+    batch = df[df["kind"] == "batch"]
+    t = batch[with_metric_name(batch)["metric_name"] == "timing"]
     if t.empty:
         return []
     paths = []
@@ -168,10 +169,10 @@ SENSITIVITY = ("max_sensitivity", "avg_sensitivity", "infidelity", "ig_distance"
 def distribution_plots(df: pd.DataFrame, out_dir: Path) -> list[Path]:
     """Per model, a box plot of per-sample values per method for each robustness-type metric."""
     paths = []
-    sel = df[(df["kind"] == "sample") & (df["metric"] != "_info")]
+    sel = with_metric_name(df[(df["kind"] == "sample") & (df["metric"] != "_info")])
     for model, g in sel.groupby("model", sort=False):
         metrics = [m for m in dict.fromkeys(g["metric"])
-                   if metric_name(g[g["metric"] == m]["metric_params"].iloc[0], m) in SENSITIVITY]
+                   if g[g["metric"] == m]["metric_name"].iloc[0] in SENSITIVITY]
         if not metrics:
             continue
         fig, axes = plt.subplots(1, len(metrics), figsize=(4.6 * len(metrics), 4.0), squeeze=False)
@@ -184,7 +185,7 @@ def distribution_plots(df: pd.DataFrame, out_dir: Path) -> list[Path]:
                     for me in methods]
             ax.boxplot(data, showfliers=True)
             ax.set_xticks(range(1, len(methods) + 1), methods, rotation=30, ha="right", fontsize=8)
-            name = metric_name(gm["metric_params"].iloc[0], metric)
+            name = gm["metric_name"].iloc[0]
             ax.set_title(f"{metric}.{stat}" + arrow(name, stat), fontsize=10)
             ax.set_ylabel(y_axis(name, stat))
             if all(len(d) and (d > 0).all() for d in data) and max(d.max() for d in data) / max(
@@ -234,7 +235,7 @@ def saturation_plots(df: pd.DataFrame, out_dir: Path) -> list[Path]:
 def contrast_plot(df: pd.DataFrame, out_dir: Path) -> list[Path]:
     """Paper A §4.4: top-1 accuracy vs contrast factor a, one line per model (regular and X together)."""
     sel = df[(df["kind"] == "curve") & (df["stat"] == "top1")]
-    sel = sel[[metric_name(p, m) == "contrast" for p, m in zip(sel["metric_params"], sel["metric"])]]
+    sel = sel[with_metric_name(sel)["metric_name"] == "contrast"]
     if sel.empty:
         return []
     fig, ax = plt.subplots(figsize=(7.5, 4))

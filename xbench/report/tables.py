@@ -7,7 +7,8 @@ import math
 import numpy as np
 import pandas as pd
 
-from .meta import arrow, metric_name
+from ..results import with_metric_name
+from .meta import arrow
 
 GROUP = ["model", "method", "metric", "stat"]
 
@@ -30,7 +31,7 @@ def summarise(df: pd.DataFrame) -> pd.DataFrame:
     Per-sample and per-batch rows only (curve points are summarised by their AUC stats).  Non-finite
     values are excluded from the mean and counted in ``n_nonfinite`` so the table flags them.
     """
-    scalar = df[df["kind"].isin(["sample", "batch"])]
+    scalar = with_metric_name(df[df["kind"].isin(["sample", "batch"])])
     rows = []
     order = {k: i for i, k in enumerate(dict.fromkeys(zip(*(scalar[c] for c in GROUP))))}
     for key, g in scalar.groupby(GROUP, sort=False):
@@ -41,10 +42,11 @@ def summarise(df: pd.DataFrame) -> pd.DataFrame:
         sd = float(finite.std(ddof=1)) if n > 1 else float("nan")
         ci = _t_quantile(n) * sd / math.sqrt(n) if n > 1 else float("nan")
         rows.append({**dict(zip(GROUP, key)), "mean": mean, "ci95": ci, "std": sd, "n": n,
-                     "n_nonfinite": int(len(v) - n), "metric_params": g["metric_params"].iloc[0],
+                     "n_nonfinite": int(len(v) - n), "metric_name": g["metric_name"].iloc[0],
+                     "metric_params": g["metric_params"].iloc[0],
                      "method_params": g["method_params"].iloc[0], "_order": order.get(key, 0)})
-    out = pd.DataFrame(rows, columns=GROUP + ["mean", "ci95", "std", "n", "n_nonfinite", "metric_params",
-                                              "method_params", "_order"])
+    out = pd.DataFrame(rows, columns=GROUP + ["mean", "ci95", "std", "n", "n_nonfinite", "metric_name",
+                                              "metric_params", "method_params", "_order"])
     return out.sort_values("_order").drop(columns="_order").reset_index(drop=True)
 
 
@@ -88,7 +90,7 @@ def summary_display(summary: pd.DataFrame) -> pd.DataFrame:
     with its direction from the registry (↑ higher is better, ↓ lower)."""
     if summary.empty:
         return pd.DataFrame(columns=["model", "method", "metric", "mean ± 95% CI", "n", "flags"])
-    names = [metric_name(p, m) for p, m in zip(summary["metric_params"], summary["metric"])]
+    names = with_metric_name(summary)["metric_name"]
     out = pd.DataFrame({
         "model": summary["model"], "method": summary["method"],
         "metric": [f"{m}.{s}{arrow(n, s)}" for m, s, n in zip(summary["metric"], summary["stat"], names)],
