@@ -21,7 +21,7 @@ import pandas as pd
 import torch
 from torch.utils.data import DataLoader, Subset
 
-from . import batching
+from . import batching, precision  # speed: precision holds issue 16's options
 from .data import create as create_data
 from .distributed import barrier, dist_info, gather_files, process_group
 from .errors import XBenchError
@@ -72,6 +72,8 @@ class Run:
         self.rank, self.world, self.local_rank = dist_info()
         self.device = resolve_device(suite.device, self.local_rank)
         self.dtype = getattr(torch, suite.dtype)
+        self.speed = precision.Speed.from_dict(suite.speed)  # speed: the options, and autocast's measured errors
+        self.amp_errors: dict[str, dict[str, float]] = {}
         self.cell_seconds: dict[str, float] = {}
         self.homogeneous: dict[str, bool] = {}
         self.written: list[Path] = []  # files this rank wrote in this invocation (gathered by rank 0)
@@ -183,7 +185,7 @@ class Run:
                               unit="cell", dynamic_ncols=True)
         refs = None
         try:
-            with batching.on_chunk(self._chunk_tick):
+            with batching.on_chunk(self._chunk_tick), precision.using(self.speed):  # speed
                 for model_spec, model_units, todo in work:
                     if not todo:
                         continue
@@ -196,10 +198,11 @@ class Run:
                     for p in model.parameters():
                         p.requires_grad_(False)  # attributions need input gradients only
                     self.homogeneous[model_spec.label] = is_homogeneous(model)
+                    model = precision.prepare_model(model, self.speed)  # speed: channels_last, compile
                     if refs is None and any(me != MODEL_ONLY for (_, me) in todo):
                         refs = self.references()
                     for b, batch in self.batches(ds, idx, sorted({bb for (bb, _) in todo})):
-                        x = batch[0].to(self.device, self.dtype)
+                        x = precision.prepare_inputs(batch[0].to(self.device, self.dtype), self.speed)  # speed
                         y = batch[1].to(self.device)
                         masks = batch[2].to(self.device) if len(batch) > 2 else None
                         with torch.no_grad():
@@ -242,8 +245,11 @@ class Run:
             torch.manual_seed(stable_seed(suite.seed, model_spec.label, me_label, b))
             with batching.record() as events:
                 t0 = time.perf_counter()
-                attr, info = attribute(model, x, target, method.name, return_info=True, **method.params,
-                                       **_accepted(METHODS.get(method.name).fn, context))
+                attr, info = precision.guarded(  # speed: autocast with the float32 check on the first batch
+                    lambda: attribute(model, x, target, method.name, return_info=True, **method.params,
+                                      **_accepted(METHODS.get(method.name).fn, context)),
+                    self.speed, self.device, seed=stable_seed(suite.seed, model_spec.label, me_label, b),
+                    key=f"{model_spec.label}/{me_label}", errors=self.amp_errors)
                 if self.device.type == "cuda":
                     torch.cuda.synchronize(self.device)
                 attr_seconds = time.perf_counter() - t0
@@ -274,8 +280,10 @@ class Run:
                   "batch": b, "seed": suite.seed,
                   "model_params": to_json({"name": model_spec.name, "x": model_spec.x, "weights": model_spec.weights,
                                            "num_classes": model_spec.num_classes, **model_spec.params,
-                                           "homogeneous": self.homogeneous.get(model_spec.label)}),
-                  "method_params": to_json({"name": method.name, **method.params, **decided} if method else {})}
+                                           "homogeneous": self.homogeneous.get(model_spec.label),
+                                           **({"speed": self.speed.recorded()} if self.speed.active else {})}),
+                  "method_params": to_json({"name": method.name, **method.params, **decided,
+                                            **_amp_error(self.amp_errors, key)} if method else {})}  # speed
         for cell in cells:
             if cell.kind is CellKind.PREVIEW:
                 self.write_preview(model_spec.label, me_label, x, attr)
@@ -292,7 +300,8 @@ class Run:
                 torch.manual_seed(stable_seed(suite.seed, model_spec.label, me_label, cell.label, b))
                 with batching.record() as events:
                     t0 = time.perf_counter()
-                    out = METRICS.get(spec.name).fn(ctx, **spec.params)
+                    with precision.autocast(self.speed, self.device):  # speed
+                        out = METRICS.get(spec.name).fn(ctx, **spec.params)
                     seconds = time.perf_counter() - t0
                 ckey = f"{key}/{cell.label}"
                 self.cell_seconds[ckey] = self.cell_seconds.get(ckey, 0.0) + seconds
@@ -344,6 +353,11 @@ class Run:
         df = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=COLUMNS)
         self.dir.write_csv(self.out / "results.csv", df)
         return df
+
+
+def _amp_error(errors: dict[str, dict[str, float]], key: str) -> dict[str, float]:
+    """speed: the autocast errors measured for ``key`` (model/method), for method_params."""
+    return {k: round(v, 6) for k, v in errors.get(key, {}).items()}
 
 
 def _params(fn) -> set[str]:
@@ -418,4 +432,5 @@ def _manifest(run: Run, wall: float, n_rows: int) -> dict[str, Any]:
         "invocations": stamp.get("invocations", 1),  # counted when each invocation starts, killed ones too
         "cell_seconds_this_invocation": {k: round(v, 4) for k, v in times.items()},
         "skipped_pairs": run.suite.skipped, "rows": n_rows, "plugins": plugins_loaded(),
+        "speed": run.speed.recorded(), "autocast_errors": run.amp_errors,  # speed
     }
