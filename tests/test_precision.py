@@ -267,6 +267,14 @@ def test_for_chunks_grows_chunks_from_the_first_chunks_peak(monkeypatch):
     assert {b - a for a, b in done} == {100}
 
 
+def test_for_chunks_keeps_the_budget_when_no_device_memory_was_used(monkeypatch):
+    fake = FakeCuda(monkeypatch, free=100_000, item=0)  # e.g. device: cpu on a machine that has CUDA
+    sizes = []
+    with batching.memory_sized():
+        batching.for_chunks(lambda a, b: (fake.run(a, b), sizes.append(b - a)), 300, max_batch=100)
+    assert sizes == [100, 100, 100]
+
+
 def test_memory_chunks_change_nothing_on_cpu(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     sizes = []

@@ -147,8 +147,9 @@ def for_chunks(fn: Callable[[int, int], None], total: int, max_batch: int | None
         if measure:
             measure = False
             item_bytes = (torch.cuda.max_memory_allocated() - base) / (stop - start)
-            size = chunk_for_memory(item_bytes, limit=min(MEMORY_CHUNK_CAP, total - stop) or 1)
-            stats.chunk_size = size
+            if item_bytes > 0:  # 0: the work ran elsewhere (a CPU run on a CUDA machine): keep the budget
+                size = chunk_for_memory(item_bytes, limit=min(MEMORY_CHUNK_CAP, total - stop))
+                stats.chunk_size = size
         start = stop
         tick = _progress.get()
         if tick is not None:
