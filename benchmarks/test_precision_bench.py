@@ -10,11 +10,11 @@ benchmarks/gpu_check.py's ``speed[...]`` rows.  ``memory_chunks`` only acts on C
 from __future__ import annotations
 
 import copy
-import statistics
 import time
 
 import pytest
 import torch
+from test_metrics_bench import _median_seconds  # the same clock as the other comparisons
 
 from xbench import precision
 from xbench.methods import attribute
@@ -36,16 +36,6 @@ def setup():
     t = torch.arange(N) % 10
     a = torch.rand(x.shape, generator=torch.Generator().manual_seed(2))
     return model, x, t, a
-
-
-def _median_seconds(fn, repeats: int = REPEATS) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 def _work(model, x, t, a, speed: precision.Speed, what: str):
