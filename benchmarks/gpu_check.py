@@ -38,7 +38,7 @@ if str(ROOT) not in sys.path:  # run as a script from a checkout without install
 
 import xbench  # noqa: E402
 import xbench.models  # noqa: E402,F401
-from xbench import batching  # noqa: E402
+from xbench import batching, precision  # noqa: E402
 from xbench.metrics import deletion, insertion, max_sensitivity  # noqa: E402
 
 
@@ -65,12 +65,14 @@ class Config:
     prior_k: tuple[int, ...]  # Expected Gradients prior draws per sample
     reps: int
     case_seconds: float
+    compile_cases: bool = False  # torch.compile rows (its first call compiles for tens of seconds)
 
 
 FULL = Config(models=[("resnet50", "xfixup_resnet50"), ("vgg16", "xvgg16"), ("efficientnet_lite0", None)], size=224,
               batch=64, path_images=4, ig_steps=(50, 128), split_steps=200, eg_k=(1, 32), curve_steps=224,
               curve_images=8, quantus_images=2, quantus_steps=98, sens_samples=10, captum_batches=(64, 256),
-              max_batch=256, prior_batch=128, prior_size=32, prior_k=(1, 8, 32), reps=5, case_seconds=12.0)
+              max_batch=256, prior_batch=128, prior_size=32, prior_k=(1, 8, 32), reps=5, case_seconds=12.0,
+              compile_cases=True)
 TINY = Config(models=[("cifar_resnet20", "cifar_resnet20")], size=32, batch=4, path_images=2, ig_steps=(4,),
               split_steps=8, eg_k=(1, 2), curve_steps=8, curve_images=2, quantus_images=1, quantus_steps=4,
               sens_samples=2, captum_batches=(8,), max_batch=16, prior_batch=4, prior_size=16, prior_k=(1,),
@@ -247,6 +249,7 @@ class Check:
                          limit=per_fb * n * k, k=k, max_batch=cfg.max_batch)
         self.curve_cases(name, model, per_fwd)
         self.sensitivity_cases(name, model, per_fb)
+        self.speed_cases(name, model)
 
     def curve_cases(self, name: str, model: torch.nn.Module, per_fwd: float) -> None:
         cfg = self.cfg
@@ -295,6 +298,56 @@ class Check:
                          lambda: captum_metrics.sensitivity_max(sal.attribute, xs, target=ts, n_perturb_samples=k,
                                                                 max_examples_per_batch=min(cfg.max_batch, n * k)),
                          limit=per_fb * n * (k + 1), n_samples=k, method="saliency")
+
+    def speed_cases(self, name: str, model: torch.nn.Module) -> None:
+        """The suite's speed options (xbench.precision) on the single-pass method and the curves.
+
+        Each variant's limit is the same work with every option off, measured here, so ``ratio_to_limit`` < 1
+        is a speed-up; ``settings`` carries the option and the attribution's relative error against float32."""
+        import copy
+
+        cfg = self.cfg
+        x, t = self.inputs(cfg.batch, seed=7)
+        xc, tc = self.inputs(cfg.curve_images, seed=8)
+        attr = torch.rand(xc.shape, generator=torch.Generator().manual_seed(9)).to(self.device)
+        steps = cfg.curve_steps
+        variants: list[tuple[str, precision.Speed]] = [
+            ("off", precision.Speed()), ("autocast_bf16", precision.Speed(autocast="bfloat16")),
+            ("autocast_fp16", precision.Speed(autocast="float16")),
+            ("channels_last", precision.Speed(channels_last=True)),
+            ("inference_mode", precision.Speed(inference_mode=True)),
+            ("memory_chunks", precision.Speed(memory_chunks=True)),
+            ("all_but_compile", precision.Speed(autocast="bfloat16", channels_last=True, inference_mode=True,
+                                                memory_chunks=True))]
+        if cfg.compile_cases:
+            variants.append(("compile", precision.Speed(compile=True)))
+        exact = xbench.attribute(model, x, t, "input_x_gradient")
+        base: dict[str, float] = {}
+        for label, speed in variants:
+            net = precision.prepare_model(copy.deepcopy(model), speed) if label != "off" else model
+            xs, xcs = precision.prepare_inputs(x, speed), precision.prepare_inputs(xc, speed)
+
+            def ixg(net=net, xs=xs, speed=speed) -> torch.Tensor:
+                with precision.using(speed), precision.autocast(speed, self.device):
+                    return xbench.attribute(net, xs, t, "input_x_gradient")
+
+            def curves(net=net, xcs=xcs, speed=speed) -> None:
+                with precision.using(speed), precision.autocast(speed, self.device):
+                    deletion(net, xcs, tc, attr, steps=steps, max_batch=cfg.max_batch)
+                    insertion(net, xcs, tc, attr, steps=steps, max_batch=cfg.max_batch)
+
+            try:  # None: the float32 map is all zero (a zero-initialised Fixup head), nothing to compare
+                err = precision.relative_error(ixg(), exact) if bool(exact.any()) else None
+            except Exception as e:  # noqa: BLE001 - an option this device lacks is a row with its error
+                err = f"{type(e).__name__}: {str(e).splitlines()[0][:120]}"
+            for what, fn, n in (("input_x_gradient", ixg, cfg.batch),
+                                (f"deletion+insertion-{steps}", curves, cfg.curve_images)):
+                row = self.measure(name, f"speed[{label}] {what}", "xbench", n, fn, limit=base.get(what),
+                                   option=label, rel_error_vs_fp32=err if what == "input_x_gradient" else None,
+                                   limit_is="the same work with every option off")
+                if label == "off":
+                    base[what] = row.seconds
+            del net
 
     def prior_cases(self) -> None:
         """One training step with each attribution prior on a CIFAR-size ResNet (paper A §4.3's cost)."""

@@ -47,10 +47,14 @@ def test_tiny_mode_writes_every_case(tmp_path):
             ("train_step[none]", "xbench"), ("train_step[x_gradient]", "xbench")}
     want |= {(f"integrated_gradients-{s}", "xbench") for s in cfg.ig_steps}
     want |= {(f"expected_gradients-k{k}", "xbench") for k in cfg.eg_k}
+    want |= {(f"speed[{v}] {w}", "xbench") for v in ("off", "autocast_bf16", "channels_last", "inference_mode",
+                                                     "memory_chunks") for w in ("input_x_gradient",
+                                                                                f"deletion+insertion-{cfg.curve_steps}")}
     assert want <= got, want - got
     for r in rows:
         assert r["images_per_s"] > 0 and math.isfinite(r["images_per_s"]), r
-        if r["what"] not in ("forward", "forward+backward", "train_step[none]"):
+        if r["what"] not in ("forward", "forward+backward", "train_step[none]") and not r["what"].startswith(
+                "speed[off]"):  # the options' baseline is their limit
             assert r["ratio_to_limit"] is not None and r["ratio_to_limit"] > 0, r
     # xbench's chunked methods say which chunk sizes they chose
     ig = next(r for r in rows if r["what"].startswith("integrated_gradients") and r["impl"] == "xbench")

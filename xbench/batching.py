@@ -66,6 +66,43 @@ def on_chunk(callback: Callable[[int, int], None]) -> Iterator[None]:
         _progress.reset(token)
 
 
+MEMORY_HEADROOM = 0.8
+"""Share of the free device memory a memory-sized chunk may plan to use (the rest absorbs fragmentation and
+the estimate's error; an OOM still halves the chunk)."""
+MEMORY_CHUNK_CAP = 8192
+"""Most items a memory-sized chunk holds (beyond this a GPU pass gains nothing and progress ticks get rare)."""
+
+_from_memory: contextvars.ContextVar[bool] = contextvars.ContextVar("xbench_memory_chunks", default=False)
+
+
+@contextlib.contextmanager
+def memory_sized(on: bool = True) -> Iterator[None]:
+    """Inside the block, on CUDA, :func:`for_chunks` resizes its chunks from free device memory after the
+    first chunk (see :func:`chunk_for_memory`); on other devices nothing changes."""
+    token = _from_memory.set(on)
+    try:
+        yield
+    finally:
+        _from_memory.reset(token)
+
+
+def chunk_for_memory(item_bytes: float, limit: int = MEMORY_CHUNK_CAP, device: torch.device | int | None = None,
+                     headroom: float = MEMORY_HEADROOM) -> int:
+    """Items per chunk that fit in ``headroom`` x the free CUDA memory at ``item_bytes`` bytes each.
+
+    Returns an int in [1, limit]; ``limit`` itself when CUDA is not available or the estimate is not positive.
+    Free memory: ``torch.cuda.mem_get_info`` (bytes free on ``device``, default the current one) plus what the
+    caching allocator reserved but does not use.
+    """
+    limit = max(1, int(limit))
+    if not torch.cuda.is_available() or not item_bytes > 0:
+        return limit
+    free, _total = torch.cuda.mem_get_info(device)
+    # memory the caching allocator holds but no tensor uses is free to this process too
+    free += max(0, torch.cuda.memory_reserved(device) - torch.cuda.memory_allocated(device))
+    return max(1, min(limit, int(headroom * free // item_bytes)))
+
+
 def _is_oom(err: BaseException) -> bool:
     if isinstance(err, torch.OutOfMemoryError):
         return True
@@ -88,6 +125,10 @@ def for_chunks(fn: Callable[[int, int], None], total: int, max_batch: int | None
         size = -(-total // n_chunks)
     stats = ChunkStats(total=total, chunk_size=min(size, max(total, 1)))
     start = 0
+    measure = _from_memory.get() and torch.cuda.is_available() and total > size
+    if measure:  # peak memory of the first chunk, per item, sizes the rest
+        torch.cuda.reset_peak_memory_stats()
+        base = torch.cuda.memory_allocated()
     while start < total:
         stop = min(total, start + size)
         try:
@@ -103,6 +144,12 @@ def for_chunks(fn: Callable[[int, int], None], total: int, max_batch: int | None
             stats.chunk_size = size
             continue
         stats.n_chunks += 1
+        if measure:
+            measure = False
+            item_bytes = (torch.cuda.max_memory_allocated() - base) / (stop - start)
+            if item_bytes > 0:  # 0: the work ran elsewhere (a CPU run on a CUDA machine): keep the budget
+                size = chunk_for_memory(item_bytes, limit=min(MEMORY_CHUNK_CAP, total - stop))
+                stats.chunk_size = size
         start = stop
         tick = _progress.get()
         if tick is not None:

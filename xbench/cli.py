@@ -172,12 +172,13 @@ def describe_entry(name: str) -> str:
     from .registry import suggest
 
     if name == "suite":
+        from .suite import schema
         from .suite.schema import DATA_FIELDS, METHOD_FIELDS, METRIC_FIELDS, MODEL_FIELDS, REPORT_FIELDS, TOP_FIELDS
 
         out = ["suite fields (a YAML mapping; xbench run SUITE):"]
         for title, fields in (("", TOP_FIELDS), ("data.", DATA_FIELDS), ("models[i].", MODEL_FIELDS),
                               ("methods[i].", METHOD_FIELDS), ("metrics[i].", METRIC_FIELDS),
-                              ("report.", REPORT_FIELDS)):
+                              ("report.", REPORT_FIELDS), ("speed.", schema.SPEED_FIELDS)):
             out += ["  " + line for line in _table([(title + k, s, s.doc) for k, s in fields.items()])]
         out.append("  plus each entry's own parameters (xbench describe NAME)")
         return "\n".join(out)

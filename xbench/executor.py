@@ -18,7 +18,7 @@ from typing import Any
 import pandas as pd
 import torch
 
-from . import batching
+from . import batching, precision
 from .methods import METHODS, attribute, path_start
 from .metrics import METRICS, CellContext, MetricOutput
 from .plan import INFO, MODEL_ONLY, Cell, CellKind, Unit, cell_settings
@@ -78,13 +78,21 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+def _amp_error(errors: dict[str, dict[str, float]], key: str) -> dict[str, float]:
+    """speed: the autocast errors measured for ``key`` (model/method), recorded in method_params."""
+    return {k: round(v, 6) for k, v in errors.get(key, {}).items()}
+
+
 class Executor:
     """Computes and writes the cells of units for one run (one rank); keeps per-cell times and written files."""
 
-    def __init__(self, suite: Suite, run_dir: RunDir, device: torch.device):
+    def __init__(self, suite: Suite, run_dir: RunDir, device: torch.device,
+                 speed: precision.Speed | None = None):
         self.suite = suite
         self.dir = run_dir
         self.device = device
+        self.speed = speed if speed is not None else precision.Speed.from_dict(getattr(suite, "speed", None))
+        self.amp_errors: dict[str, dict[str, float]] = {}  # speed: autocast's measured errors per model/method
         self.cell_seconds: dict[str, float] = {}
         self.homogeneous: dict[str, bool] = {}
         self.written: list[Path] = []  # files this rank wrote in this invocation (gathered by rank 0)
@@ -101,7 +109,11 @@ class Executor:
         torch.manual_seed(stable_seed(self.suite.seed, unit.model.label, unit.label, batch.index))
         with batching.record() as events:
             t0 = time.perf_counter()
-            attr, info = call_method(model, batch.x, batch.target, method, context, return_info=True)
+            # speed: under autocast, with the float32 check on the first batch of each model/method
+            attr, info = precision.guarded(
+                lambda: call_method(model, batch.x, batch.target, method, context, return_info=True),
+                self.speed, self.device, seed=stable_seed(self.suite.seed, unit.model.label, unit.label, batch.index),
+                key=f"{unit.model.label}/{unit.label}", errors=self.amp_errors)
             _sync(self.device)
             seconds = time.perf_counter() - t0
         # settings decided at run time (e.g. Grad-CAM's default layer) are recorded with the rows
@@ -118,7 +130,8 @@ class Executor:
         torch.manual_seed(stable_seed(self.suite.seed, *seed_key))
         with batching.record() as events:
             t0 = time.perf_counter()
-            out = METRICS.get(spec.name).fn(ctx, **spec.params)
+            with precision.autocast(self.speed, self.device):  # speed
+                out = METRICS.get(spec.name).fn(ctx, **spec.params)
             seconds = time.perf_counter() - t0
         return out, seconds, min((e.chunk_size for e in events), default=len(ctx.inputs))
 
@@ -140,8 +153,10 @@ class Executor:
                   "batch": b, "seed": suite.seed,
                   "model_params": to_json({"name": model_spec.name, "x": model_spec.x, "weights": model_spec.weights,
                                            "num_classes": model_spec.num_classes, **model_spec.params,
-                                           "homogeneous": self.homogeneous.get(model_spec.label)}),
-                  "method_params": to_json({"name": method.name, **method.params, **a.decided} if method else {})}
+                                           "homogeneous": self.homogeneous.get(model_spec.label),
+                                           **({"speed": self.speed.recorded()} if self.speed.active else {})}),
+                  "method_params": to_json({"name": method.name, **method.params, **a.decided,
+                                            **_amp_error(self.amp_errors, key)} if method else {})}
         for cell in cells:
             if cell.kind is CellKind.PREVIEW:
                 self.write_preview(model_spec.label, me_label, x, a.attributions)

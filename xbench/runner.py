@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from . import batching
+from . import batching, precision
 from .distributed import barrier, dist_info, gather_files, process_group
 from .errors import XBenchError
 from .executor import Batch, Executor, part_path, preview_path
@@ -71,7 +71,8 @@ class Run:
         self.rank, self.world, self.local_rank = dist_info()
         self.device = resolve_device(suite.device, self.local_rank)
         self.dtype = getattr(torch, suite.dtype)
-        self.executor = Executor(suite, self.dir, self.device)
+        self.speed = precision.Speed.from_dict(suite.speed)  # speed: issue 16's options
+        self.executor = Executor(suite, self.dir, self.device, self.speed)
         self.bar = None
         self.n_evaluated = min(suite.data.n_samples, 10**12)  # set from the data by execute()
 
@@ -130,7 +131,7 @@ class Run:
         for p in model.parameters():
             p.requires_grad_(False)  # attributions need input gradients only
         self.executor.homogeneous[spec.label] = is_homogeneous(model)
-        return model
+        return precision.prepare_model(model, self.speed)  # speed: channels_last, compile
 
     def execute(self) -> None:
         from tqdm.auto import tqdm
@@ -149,7 +150,7 @@ class Run:
         self.executor.tick = lambda: bar.update(1)
         refs = None
         try:
-            with batching.on_chunk(self._chunk_tick):
+            with batching.on_chunk(self._chunk_tick), precision.using(self.speed):  # speed
                 for model_spec, model_units, todo in work:
                     if not todo:
                         continue
@@ -158,7 +159,7 @@ class Run:
                     if refs is None and any(me != MODEL_ONLY for (_, me) in todo):
                         refs = references(self.suite, self.device, self.dtype)
                     for b, data in batches(self.suite, ds, idx, sorted({bb for (bb, _) in todo})):
-                        x = data[0].to(self.device, self.dtype)
+                        x = precision.prepare_inputs(data[0].to(self.device, self.dtype), self.speed)  # speed
                         with torch.no_grad():
                             target = model(x).argmax(1) if self.suite.data.target == "predicted" else None
                         y = data[1].to(self.device)
@@ -274,4 +275,5 @@ def _manifest(run: Run, wall: float, n_rows: int) -> dict[str, Any]:
         "invocations": stamp.get("invocations", 1),  # counted when each invocation starts, killed ones too
         "cell_seconds_this_invocation": {k: round(v, 4) for k, v in times.items()},
         "skipped_pairs": run.suite.skipped, "rows": n_rows, "plugins": plugins_loaded(),
+        "speed": run.speed.recorded(), "autocast_errors": run.executor.amp_errors,  # speed
     }

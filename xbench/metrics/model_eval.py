@@ -13,6 +13,7 @@ import torch
 
 from ..batching import DEFAULT_MAX_BATCH, for_chunks
 from ..errors import ParamError
+from ..precision import forward_only
 from .base import register_metric
 
 CONTRAST_SCALES: tuple[float, ...] = tuple(round(1.0 - 0.1 * i, 1) for i in range(10))
@@ -33,7 +34,7 @@ def accuracy(model, inputs, target, attributions=None, *, topk: int = 5, labels:
     topk_hit = torch.empty(n, dtype=torch.bool, device=inputs.device)
 
     def chunk(start: int, stop: int) -> None:
-        with torch.no_grad():
+        with forward_only():  # inference_mode when speed.inference_mode is on
             out = model(inputs[start:stop])
         y = truth[start:stop]
         top1[start:stop] = out.argmax(1) == y  # as the contrast curves: argmax, first index on ties

@@ -16,6 +16,7 @@ import torch.nn.functional as F
 
 from ..batching import DEFAULT_MAX_BATCH, for_chunks
 from ..methods.baselines import gaussian_blur
+from ..precision import forward_only
 from .base import register_metric
 
 Substrate = Literal["zero", "rise_blur", "blur", "mean", "uniform"]
@@ -121,7 +122,7 @@ def masked_scores(model, inputs: torch.Tensor, target: torch.Tensor, rank: torch
         img, k = idx // t, idx % t
         top = rank[img] < counts[img, k].view(-1, 1, 1, 1)  # [B, 1, H, W]: the switched pixels
         x = torch.where(top, inputs[img], substrate[img]) if keep_top else torch.where(top, substrate[img], inputs[img])
-        with torch.no_grad():
+        with forward_only():  # inference_mode when speed.inference_mode is on
             out = model(x)
         scores[img, k] = select_output(out, target[img], output, None if labels is None else labels[img])
 

@@ -42,6 +42,7 @@ TOP_FIELDS = _fields(
     ParamSpec("methods", REQUIRED, doc="the attribution methods (optional when every metric evaluates the model)"),
     ParamSpec("metrics", REQUIRED, doc="the metrics computed for every (model, method) pair"),
     ParamSpec("report", None, (dict,), doc="report settings"),
+    ParamSpec("speed", None, (dict,), doc="opt-in speed options (autocast, channels_last, ...); all off by default"),
 )
 DATA_FIELDS = _fields(
     ParamSpec("name", REQUIRED, (str,), doc="a dataset name (xbench list datasets)"),
@@ -78,12 +79,34 @@ METRIC_FIELDS = _fields(
 REPORT_FIELDS = _fields(
     ParamSpec("heatmap_samples", 4, (int,), low=0, high=64, doc="samples shown in the heatmap grid"),
 )
+# speed options (issue 16): each changes how fast, never what is computed beyond a stated tolerance;
+# xbench.precision applies them; rows record them in model_params["speed"] when any is on
+SPEED_FIELDS = _fields(
+    ParamSpec("autocast", None, choices=(None, "bfloat16", "float16"),
+              doc="run forward/backward passes under torch.autocast in this type (attributions stay float32); "
+                  "null = off; refused when the first batch's attribution error exceeds autocast_tolerance"),
+    ParamSpec("autocast_tolerance", 2.0**-3, (float,), low=1e-6, high=1.0,
+              doc="largest relative error ||A_amp - A_fp32|| / ||A_fp32|| accepted on the first batch of each "
+                  "(model, method); default 2^-3 = 32 bf16 roundoffs (pointwise: ReLU/max-pool routing flips)"),
+    ParamSpec("autocast_sum_tolerance", 2.0**-5, (float,), low=1e-6, high=1.0,
+              doc="largest relative error of the per-sample attribution totals (what completeness reads) on that "
+                  "batch; default 2^-5, under half the smallest non-exact completeness gap reported (0.067)"),
+    ParamSpec("channels_last", False, (bool,), doc="channels-last memory format for convolutional models and "
+              "their image inputs (same numbers up to float reordering)"),
+    ParamSpec("inference_mode", False, (bool,), doc="forward-only passes (deletion/insertion, accuracy) under "
+              "torch.inference_mode instead of no_grad (same numbers)"),
+    ParamSpec("memory_chunks", False, (bool,), doc="on CUDA, size chunks from free device memory (measured on "
+              "the first chunk) instead of the fixed max_batch; OOM halving stays the backstop; no effect on CPU"),
+    ParamSpec("compile", False, (bool,), doc="torch.compile the model in place (slow first batch; hooked methods "
+              "such as grad_cam may recompile)"),
+)
 TOP_KEYS = tuple(TOP_FIELDS)
 DATA_KEYS = tuple(DATA_FIELDS)
 MODEL_KEYS = tuple(MODEL_FIELDS)
 METHOD_KEYS = tuple(METHOD_FIELDS)
 METRIC_KEYS = tuple(METRIC_FIELDS)
 REPORT_KEYS = tuple(REPORT_FIELDS)
+SPEED_KEYS = tuple(SPEED_FIELDS)
 
 
 def _default(fields: dict[str, ParamSpec], name: str) -> Any:
@@ -148,6 +171,7 @@ class Suite:
     dtype: str = _default(TOP_FIELDS, "dtype")
     description: str = _default(TOP_FIELDS, "description")
     report: dict[str, Any] = field(default_factory=lambda: {k: s.default for k, s in REPORT_FIELDS.items()})
+    speed: dict[str, Any] = field(default_factory=lambda: {k: s.default for k, s in SPEED_FIELDS.items()})
     plugins: list[str] = field(default_factory=list)  # as written; xbench.plugins.loaded() has paths and hashes
     skipped: list[str] = field(default_factory=list)  # (model, method) pairs left out, with the reason
 
@@ -304,6 +328,10 @@ def parse_suite(raw: Any, source: str = "<suite>") -> Suite:
             report = {k: _field(raw["report"], s, "report", p) for k, s in REPORT_FIELDS.items()}
         else:
             p.add(f"report: expected a mapping with keys {', '.join(REPORT_KEYS)}")
+    speed = _section(raw, "speed", SPEED_FIELDS, p)
+    if speed.get("autocast") and top["dtype"] != "float32":
+        p.add(f"speed.autocast: '{speed['autocast']}' needs dtype float32 (autocast lowers float32 passes); "
+              f"got dtype {top['dtype']}")
     data = _data(raw.get("data"), DATASETS, p)
     models = _models(raw, MODELS, p)
 
@@ -332,7 +360,19 @@ def parse_suite(raw: Any, source: str = "<suite>") -> Suite:
     _check_method_models(methods, models, p)
     if p.lines:
         raise SuiteError(p.lines)
-    return Suite(data=data, models=models, methods=methods, metrics=metrics, report=report, **top)
+    return Suite(data=data, models=models, methods=methods, metrics=metrics, report=report, speed=speed, **top)
+
+
+def _section(raw: dict, key: str, fields: dict[str, ParamSpec], p: _Problems) -> dict[str, Any]:
+    """An optional mapping of plain fields (``speed``), every default filled in."""
+    out = {k: s.default for k, s in fields.items()}
+    if key not in raw or raw[key] is None:
+        return out
+    if not isinstance(raw[key], dict):
+        p.add(f"{key}: expected a mapping with keys {', '.join(fields)}")
+        return out
+    _check_keys(raw[key], tuple(fields), key, p)
+    return {k: _field(raw[key], s, key, p) for k, s in fields.items()}
 
 
 def _data(rd: Any, datasets: Registry, p: _Problems) -> DataSpec:
