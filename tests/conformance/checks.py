@@ -64,6 +64,8 @@ def covered() -> set[str]:
 
 
 NO_REFERENCE = {
+    "logit_path": "no package computes it: F along x' + a (x - x') is checked point by point against direct forward "
+                  "passes in tests/metrics/test_logit_path.py and end to end in tests/suite/test_photos_suites.py",
     "saliency": "the plain input gradient (autograd); Captum's Saliency is the same call",
     "input_x_gradient": "x * gradient (autograd); equals IG on X-models, checked through x_gradient",
     "random": "the floor: seeded uniform noise, no reference",
