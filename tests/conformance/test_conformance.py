@@ -34,6 +34,10 @@ def test_every_registered_method_and_metric_has_a_reference_or_says_why_not():
     from tests.conformance.checks import NO_REFERENCE, covered
     from xbench.methods import METHODS
     from xbench.metrics import METRICS
+    from xbench.plugins import loaded
 
-    missing = [n for n in METHODS.available() + METRICS.available() if n not in covered() and n not in NO_REFERENCE]
+    # entries a plugin registered earlier in this process (the plugin tests) are the plugin's to check, not ours
+    plugin = {n for p in loaded() for names in p["registered"].values() for n in names}
+    missing = [n for n in METHODS.available() + METRICS.available()
+               if n not in covered() and n not in NO_REFERENCE and n not in plugin]
     assert not missing, f"no conformance check and no NO_REFERENCE entry for: {missing}"

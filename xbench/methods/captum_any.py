@@ -33,7 +33,7 @@ from ..errors import ParamError
 from ..registry import suggest
 from .base import register
 from .baselines import make_baseline
-from .captum_methods import by_images, find_layer, seeded
+from .captum_methods import by_images, cam_layer, find_layer, seeded
 
 # Classes refused, by the reason a user is told. Everything else that subclasses captum.attr.Attribution is accepted.
 _REFUSED_PREFIX = {"Neuron": "explains one hidden neuron, not the target class of the input",
@@ -150,17 +150,9 @@ def needs_hooks(params: dict[str, Any]) -> bool:
     return name in _HOOKED or name.startswith("Layer") or name == "InternalInfluence"
 
 
-def _layer_module(model: nn.Module, cls_name: str, layer: str | None, where: str) -> nn.Module:
-    # Grad-CAM's usual default: the rectified output of the last convolution block
-    if layer is None:
-        convs = [n for n, m in model.named_modules() if isinstance(m, nn.Conv2d)]
-        if not convs:
-            raise ParamError(f"{where}: {cls_name} needs a convolutional layer; the model has none")
-        names = [n for n, _ in model.named_modules()]
-        after = [n for n in names[names.index(convs[-1]) + 1:]
-                 if isinstance(model.get_submodule(n), (nn.ReLU, nn.ReLU6))]
-        layer = after[0] if after else convs[-1]
-    return find_layer(model, layer, where)[1]
+def _layer_module(model: nn.Module, inputs: torch.Tensor, layer: str | None, where: str) -> nn.Module:
+    """The named layer, or Grad-CAM's default (:func:`cam_layer`: the rectified output of the last conv block)."""
+    return find_layer(model, cam_layer(model, inputs, where) if layer is None else layer, where)[1]
 
 
 def _to_input_shape(attr: torch.Tensor, inputs: torch.Tensor, mode: str) -> torch.Tensor:
@@ -212,9 +204,9 @@ def captum_attribution(model, inputs, target, *, cls: str, layer: str | None = N
     inner = klass
     if klass.__name__ == "NoiseTunnel":
         inner = _class(init.pop("attribution"), "captum.init.attribution")
-        explainer = klass(_build(inner, model, layer, init))
+        explainer = klass(_build(inner, model, inputs, layer, init))
     else:
-        explainer = _build(klass, model, layer, init)
+        explainer = _build(klass, model, inputs, layer, init)
     accepted = set(inspect.signature(inner.attribute).parameters) | set(inspect.signature(klass.attribute).parameters)
     shap = inner.__name__ in _SHAP
     base = _baselines(inner, inputs, baselines, references, data_info)
@@ -277,10 +269,10 @@ def _tuples(obj: Any) -> Any:
     return obj
 
 
-def _build(klass, model: nn.Module, layer: str | None, init: dict[str, Any]):
+def _build(klass, model: nn.Module, inputs: torch.Tensor, layer: str | None, init: dict[str, Any]):
     params = inspect.signature(klass.__init__).parameters
     if "layer" in params:
-        return klass(model, _layer_module(model, klass.__name__, layer, "captum.layer"), **init)
+        return klass(model, _layer_module(model, inputs, layer, "captum.layer"), **init)
     return klass(model, **init)
 
 

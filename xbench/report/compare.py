@@ -17,22 +17,10 @@ import pandas as pd
 
 from ..metrics.base import stat_direction
 from ..results import atomic_write_text, read_results, with_metric_name
-from .tables import GROUP, fmt, markdown_table
+from .tables import GROUP, fmt, markdown_table, t_quantile
 
 COLUMNS = GROUP + ["mean_a", "mean_b", "diff", "ci95", "n", "test", "significant", "better", "settings_changed",
                    "only_in"]
-
-
-def _t_quantile(dof: float) -> float:
-    """Two-sided 95% Student-t quantile for ``dof`` degrees of freedom (1.96 without scipy)."""
-    if not dof or not math.isfinite(dof) or dof < 1:
-        return float("nan")
-    try:
-        from scipy.stats import t
-
-        return float(t.ppf(0.975, dof))
-    except Exception:  # noqa: BLE001 - scipy missing: normal approximation
-        return 1.959964
 
 
 def paired_interval(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
@@ -43,7 +31,7 @@ def paired_interval(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
         return float("nan"), float("nan")
     if n == 1:
         return float(d[0]), float("nan")
-    return float(d.mean()), _t_quantile(n - 1) * float(d.std(ddof=1)) / math.sqrt(n)
+    return float(d.mean()), t_quantile(n - 1) * float(d.std(ddof=1)) / math.sqrt(n)
 
 
 def welch_interval(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
@@ -60,7 +48,7 @@ def welch_interval(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
     if se2 == 0:
         return diff, 0.0
     dof = se2**2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1))
-    return diff, _t_quantile(dof) * math.sqrt(se2)
+    return diff, t_quantile(dof) * math.sqrt(se2)
 
 
 def compare_frames(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:

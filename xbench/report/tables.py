@@ -13,16 +13,21 @@ from .meta import arrow
 GROUP = ["model", "method", "metric", "stat"]
 
 
-def _t_quantile(n: int) -> float:
-    """Two-sided 95% Student-t quantile for n - 1 degrees of freedom (1.96 for large n)."""
-    if n < 2:
+def t_quantile(dof: float) -> float:
+    """Two-sided 95% Student-t quantile for ``dof`` degrees of freedom (1.96 without scipy; nan below 1)."""
+    if not dof or not math.isfinite(dof) or dof < 1:
         return float("nan")
     try:
         from scipy.stats import t
 
-        return float(t.ppf(0.975, n - 1))
+        return float(t.ppf(0.975, dof))
     except Exception:  # noqa: BLE001 - scipy missing: normal approximation
         return 1.959964
+
+
+def _t_quantile(n: int) -> float:
+    """The quantile for a mean of ``n`` values (n - 1 degrees of freedom)."""
+    return t_quantile(n - 1)
 
 
 def summarise(df: pd.DataFrame) -> pd.DataFrame:
