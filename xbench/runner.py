@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from . import batching, precision
+from . import allocator, batching, precision
 from .distributed import barrier, dist_info, gather_files, process_group
 from .errors import XBenchError
 from .executor import Batch, Executor, part_path, preview_path
@@ -70,6 +70,7 @@ class Run:
         self.progress = progress
         self.rank, self.world, self.local_rank = dist_info()
         self.device = resolve_device(suite.device, self.local_rank)
+        self.allocator = allocator.tune_for(self.device)  # CPU: keep freed activation blocks (no page faults)
         self.dtype = getattr(torch, suite.dtype)
         self.speed = precision.Speed.from_dict(suite.speed)  # speed: issue 16's options
         self.executor = Executor(suite, self.dir, self.device, self.speed)
@@ -276,4 +277,5 @@ def _manifest(run: Run, wall: float, n_rows: int) -> dict[str, Any]:
         "cell_seconds_this_invocation": {k: round(v, 4) for k, v in times.items()},
         "skipped_pairs": run.suite.skipped, "rows": n_rows, "plugins": plugins_loaded(),
         "speed": run.speed.recorded(), "autocast_errors": run.executor.amp_errors,  # speed
+        "cpu_allocator": run.allocator,
     }

@@ -63,4 +63,5 @@ def test_quality_photos_end_to_end(tmp_path):
     assert len(auc) == 2 * df["method"].nunique() and auc["value"].between(0, 1).all()
     rise = (out / "tables" / "rise.md").read_text()
     assert "paper: Grad-CAM" in rise and "0.123" in rise and "grad_cam" in rise  # the paper's rows, labelled
-    assert json.loads(df[df["metric"] == "insertion"]["metric_params"].iloc[0])["substrate"] == "blur"
+    # RISE's own insertion substrate (its gaussian_filter blur), not xbench's older separable blur
+    assert json.loads(df[df["metric"] == "insertion"]["metric_params"].iloc[0])["substrate"] == "rise_blur"

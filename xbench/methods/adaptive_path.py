@@ -257,10 +257,16 @@ class ZeroPaddedScaleSpace:
 
     def dblur(self, img: torch.Tensor, step: torch.Tensor) -> torch.Tensor:
         """d/dsigma of :meth:`blur` (product rule over the two separable passes); returns [B, C, H, W]."""
+        return self.blur_and_dblur(img, step)[1]
+
+    def blur_and_dblur(self, img: torch.Tensor, step: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(:meth:`blur`, :meth:`dblur`) in five matrix products instead of six: the vertical pass G_h x
+        serves the blur and the second term of the product rule.  Bit-identical to the two methods."""
         x = self.images[img]
         gh, gw = self.gh[step].unsqueeze(1), self.gw[step].unsqueeze(1).transpose(-1, -2)
         dgh, dgw = self.dgh[step].unsqueeze(1), self.dgw[step].unsqueeze(1).transpose(-1, -2)
-        return dgh @ x @ gw + gh @ x @ dgw
+        hx = gh @ x
+        return hx @ gw, dgh @ x @ gw + hx @ dgw
 
 
 Border = Literal["zero", "reflect"]
@@ -305,7 +311,15 @@ def blur_ig(model, inputs, target, *, max_sigma: float = 50.0, n_steps: int = 10
     sums = torch.zeros((1,) + tuple(inputs.shape), dtype=inputs.dtype, device=inputs.device)
     if border == "zero":
         zspace = ZeroPaddedScaleSpace(inputs, sigmas)
-        blur, dblur = zspace.blur, zspace.dblur
+        pending: dict[str, torch.Tensor] = {}
+
+        def blur(img: torch.Tensor, step: torch.Tensor) -> torch.Tensor:
+            # the chunk's derivative comes from the same products; weigh() below takes it
+            b, pending["dblur"] = zspace.blur_and_dblur(img, step)
+            return b
+
+        def dblur(img: torch.Tensor, step: torch.Tensor) -> torch.Tensor:
+            return pending.pop("dblur")
     else:
         space = GaussianScaleSpace(inputs)
 

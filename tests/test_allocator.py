@@ -1,0 +1,66 @@
+"""xbench.allocator: freed large blocks stay in the heap (no page faults on reuse), opt-out, CPU only.
+
+Each case runs in a fresh interpreter: the tuning is process-wide and cannot be undone.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from xbench.allocator import _glibc, tune_for
+
+PROBE = """
+import json, resource, torch
+from xbench.allocator import retain_freed_memory
+state = retain_freed_memory() if {tune} else None
+def faults():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+for _ in range(2):  # 64 MiB: allocated, touched, freed (twice: the heap settles on its second block)
+    torch.empty(16 << 20).fill_(1.0)
+before = faults()
+for _ in range(8):
+    torch.empty(16 << 20).fill_(1.0)
+print(json.dumps({{"state": state, "faults": faults() - before, "again": retain_freed_memory()}}))
+"""
+PAGES = (64 << 20) // 4096  # pages a fresh 64 MiB block faults in when first touched
+
+
+def probe(tune: bool, env_value: str | None = None) -> dict:
+    env = {k: v for k, v in os.environ.items() if k != "XBENCH_CPU_ALLOCATOR"}
+    env["XBENCH_CPU_ALLOCATOR"] = env_value or ""
+    out = subprocess.run([sys.executable, "-c", PROBE.format(tune=tune)], env=env, capture_output=True,
+                         text=True, check=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+needs_glibc = pytest.mark.skipif(not sys.platform.startswith("linux") or _glibc() is None,
+                                 reason="the tuning is glibc's mallopt")
+
+
+@needs_glibc
+def test_retained_blocks_are_reused_without_page_faults():
+    plain = probe(tune=False)
+    if plain["faults"] < 4 * PAGES:
+        pytest.skip(f"this interpreter's allocator already keeps freed blocks ({plain['faults']} faults)")
+    tuned = probe(tune=True)
+    assert tuned["state"]["tuned"] is True and tuned["state"]["mmap_threshold"] >= 64 << 20
+    # untuned, every one of the 8 allocations maps and faults in its 16,384 pages afresh (measured
+    # 131,080); tuned, the heap hands the same pages back (measured 0; a quarter block is slack for noise)
+    assert tuned["faults"] < PAGES // 4 and plain["faults"] > 4 * PAGES
+    assert tuned["again"] == tuned["state"]  # idempotent
+
+
+@needs_glibc
+def test_opt_out_through_the_environment():
+    out = probe(tune=True, env_value="system")
+    assert out["state"] == {"tuned": False, "reason": "XBENCH_CPU_ALLOCATOR=system"}
+
+
+def test_only_cpu_runs_are_tuned():
+    out = tune_for("cuda:0")
+    assert out["tuned"] is False and "cuda" in out["reason"]
