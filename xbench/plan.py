@@ -36,12 +36,11 @@ class Cell:
     metric: MetricSpec | None = None
 
     def covers(self, b: int) -> bool:
-        """Whether the cell is computed on batch ``b``: a metric declaring ``first_batches=<param>`` at
-        register (e.g. timing's ``batches``) runs on that many leading batches only (None: all)."""
-        if self.metric is None:
+        """Whether the cell is computed on batch ``b``: a metric declaring ``first_batches`` at register
+        (timing) runs on its ``batches`` leading batches only (null: every batch)."""
+        if self.metric is None or METRICS.get(self.metric.name).meta.get("first_batches") is None:
             return True
-        param = METRICS.get(self.metric.name).meta.get("first_batches")
-        limit = self.metric.params.get(param) if param else None
+        limit = self.metric.params.get("batches")
         return limit is None or b < limit
 
 
