@@ -1,4 +1,4 @@
-"""Training with attribution priors: paper A §4.3's protocol, run as resumable parallel repetitions.
+"""The priors pipeline (``xbench train-prior``): paper A §4.3's protocol, run as resumable parallel repetitions.
 
 A repetition draws its own train / validation / test split, then trains every method unit at every
 lambda (full batch, Adam), keeping the epoch with the best validation score (ROC-AUC for tabular
