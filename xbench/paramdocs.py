@@ -2,8 +2,10 @@
 
 The convention (issue 13): a parameter's meaning is a declared help string kept here, keyed by
 ``"<entry>.<parameter>"`` where one entry uses a name in its own sense, else by the parameter
-name shared by every entry that takes it.  ``tests/test_registry.py`` checks that every
-registered parameter has one, so a new parameter without a meaning fails the tests;
+name shared by every entry that takes it; a new entry may instead declare its own meanings beside
+its function (``register(..., docs={param: meaning})``), which adds them here.
+``tests/test_registry.py`` checks that every registered parameter has one, so a new parameter
+without a meaning fails the tests;
 ``xbench describe NAME`` and ``xbench list methods -v`` print them.
 """
 
