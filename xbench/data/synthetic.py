@@ -136,16 +136,3 @@ def synthetic(*, split: Literal["train", "test", "val"] = "test", size: int = 32
             "mask_shape": (size, size), "mask": mask, "pattern_pixels": 5 * pattern_scale(size),
             "dataset_mean": torch.zeros(3, size, size)}
     return XDataset(ds, info, has_masks=True)
-
-
-@DATASETS.register("toy_noise", description="Toy: Gaussian noise images with random labels", bounds={"n": (1, None)},
-                   docs={"n": "number of images"})
-def toy_noise(*, split: Literal["train", "test", "val"] = "test", n: int = 64, size: int = 32,
-              num_classes: int = 4, seed: int = 0) -> XDataset:
-    """``n`` noise images [3, size, size] (already standardised) with uniform random labels."""
-    gen = torch.Generator().manual_seed(seed + {"train": 0, "test": 1, "val": 2}[split])
-    x = torch.randn(n, 3, size, size, generator=gen)
-    y = torch.randint(0, num_classes, (n,), generator=gen)
-    info = {"name": "toy_noise", "split": split, "num_classes": num_classes, "input_shape": (3, size, size),
-            "mean": [0.0] * 3, "std": [1.0] * 3, "n": n, "dataset_mean": torch.zeros(3, size, size)}
-    return XDataset(torch.utils.data.TensorDataset(x, y), info)

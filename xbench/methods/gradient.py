@@ -88,11 +88,3 @@ def random_attribution(model, inputs, target, *, seed: int = 0):
     """Return i.i.d. U(-1, 1) values shaped like ``inputs``, generated on their device from ``seed``."""
     gen = torch.Generator(device=inputs.device).manual_seed(int(seed))
     return torch.rand(inputs.shape, generator=gen, device=inputs.device, dtype=inputs.dtype) * 2 - 1
-
-
-@register("toy_sign", description="Toy: sign of the gradient times a scale", passes=1, path_start=None,
-          docs={"scale": "factor the signs are multiplied by"})
-def toy_sign(model, inputs, target, *, scale: float = 1.0):
-    """Return scale * sign(dF_t/dx), shape of ``inputs``."""
-    grad, _ = input_gradient(model, inputs, target)
-    return scale * grad.sign()

@@ -57,13 +57,3 @@ register_metric("infidelity", infidelity, hidden=("perturb_func",),
                 description="Infidelity (Yeh 2019): mean (beta I^T A - (F(x) - F(x - I)))^2 over Gaussian "
                             "perturbations (lower is better)",
                 direction="lower", consumes=("attributions",), units="logit^2", label="infidelity")
-
-
-def toy_mass(model, inputs, target, attributions, *, power: float = 1.0) -> torch.Tensor:
-    """Sum of |A|^power per sample [N]."""
-    return attributions.abs().pow(power).flatten(1).sum(1)
-
-
-register_metric("toy_mass", toy_mass, description="Toy: attribution mass per sample", direction="none",
-                consumes=("attributions",), units="attribution units", label="mass",
-                docs={"power": "exponent applied to |A| before summing"})

@@ -50,12 +50,3 @@ def synthetic_cnn(*, x: bool = False, num_classes: int = 4, weights: str | None 
     return embedded_model("synthetic_cnn", build, weights=weights, x=x, data="synthetic",
                           data_params={"size": size, "num_classes": num_classes}, recipe=SYNTHETIC_RECIPE,
                           config=config, device=device, progress=progress).to(device)
-
-
-@MODELS.register("toy_linear", description="Toy: a linear classifier on flattened images (random init)",
-                 input_size=32, dataset="toy_noise")
-def toy_linear(*, x: bool = False, num_classes: int = 4, weights: str | None = None, size: int = 32,
-               device: str | torch.device = "cpu", progress: bool = False) -> nn.Module:
-    """A seeded linear layer on the flattened 3 x size x size input; ``x``: no bias (homogeneous)."""
-    torch.manual_seed(0)
-    return nn.Sequential(nn.Flatten(), nn.Linear(3 * size * size, num_classes, bias=not x)).to(device)
