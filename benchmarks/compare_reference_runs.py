@@ -3,6 +3,7 @@
     python benchmarks/compare_reference_runs.py --scratch /tmp/refs            # run every suite, then compare
     python benchmarks/compare_reference_runs.py --scratch /tmp/refs --no-run   # compare runs already there
     python benchmarks/compare_reference_runs.py --scratch /tmp/refs --suites quickstart split_ig
+    python benchmarks/compare_reference_runs.py --scratch /tmp/refs --no-run --against /tmp/base  # two regenerations
 
 Each suite is run with the code this interpreter imports (``PYTHONPATH`` decides: a worktree's checkout,
 or the installed xbench) into ``<scratch>/<suite>``, never into ``results/``.  The comparison reads both
@@ -11,7 +12,10 @@ every column except timing: the rows of the ``timing`` metric and the wall-clock
 (``step_ms``, ``train_seconds``).  A column present on one side only is listed, not compared (e.g.
 ``metric_name``, added after some reference runs were made).  Prints one Markdown table; exit code 1 if a
 compared value differs.  Suites left out by default: the photo suites, which need photographs that are not
-in the repository and take half an hour each (``--suites`` can still name them).
+in the repository and take half an hour each (``--suites`` can still name them).  ``--against DIR`` compares
+with runs in ``DIR/<suite>`` instead of the committed ones: regenerate with the code before a change into
+one folder and after it into another to see that change's effect alone, apart from any older drift of a
+committed run.
 """
 
 from __future__ import annotations
@@ -84,12 +88,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--scratch", type=Path, required=True, help="folder for the regenerated runs (outside results/)")
     ap.add_argument("--suites", nargs="*", help="suite names (default: every committed reference run but photos)")
     ap.add_argument("--no-run", action="store_true", help="compare runs already in --scratch, run nothing")
+    ap.add_argument("--against", type=Path, help="compare with DIR/<suite> instead of the committed results/<suite>")
     args = ap.parse_args(argv)
     scratch = args.scratch.resolve()
     if scratch == RESULTS or RESULTS in scratch.parents:
         ap.error("--scratch must be outside results/ (the committed runs are never overwritten)")
     scratch.mkdir(parents=True, exist_ok=True)
-    lines = ["| suite | rows (committed / new) | compared columns | differing columns (rows) | only committed | "
+    other = "other" if args.against else "committed"
+    lines = [f"| suite | rows ({other} / new) | compared columns | differing columns (rows) | only {other} | "
              "only new | run s |", "|---|---|---|---|---|---|---|"]
     failed = False
     for suite in args.suites or reference_suites():
@@ -97,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
         seconds = float("nan")
         if not args.no_run:
             seconds = regenerate(suite, out)
-        r = compare(_read(RESULTS / suite), _read(out))
+        r = compare(_read((args.against or RESULTS) / suite), _read(out))
         failed |= bool(r["differing"])
         differing = ", ".join(f"{c} ({n})" for c, n in r["differing"].items()) or "none: identical"
         lines.append(f"| {suite} | {r['rows'][0]} / {r['rows'][1]} | {len(r['compared'])} | {differing} | "
