@@ -318,6 +318,14 @@ class RunDir:
         self.record([path])
         atomic_torch_save(obj, path)
 
+    def journaled(self, produce: Callable[[], Any]) -> Any:
+        """Call ``produce()`` (e.g. a report writer that writes files itself) and journal every file it
+        created or changed here; returns what it returned."""
+        before = self.snapshot()
+        out = produce()
+        self.track_new_files(before)
+        return out
+
     def track_new_files(self, since: dict[Path, int], skip: tuple[str, ...] = ("parts",)) -> None:
         """Journal the files created or changed since the :meth:`snapshot` ``since`` (e.g. by a report)."""
         now_files = self.snapshot(skip)

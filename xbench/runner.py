@@ -166,9 +166,7 @@ def run_suite(suite: Suite, out_dir: str | Path | None = None, *, resume: bool =
 
             if run.progress:
                 note(f"writing the report (summary, tables, plots) in {out}")
-            before = run.dir.snapshot()
-            summary = make_report(out)
-            run.dir.track_new_files(before)
+            summary = run.dir.journaled(lambda: make_report(out))
             if echo is not None and summary is not None:
                 echo(summary)
         run.dir.finish()  # the `complete` marker, last of all

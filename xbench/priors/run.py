@@ -406,9 +406,7 @@ def _run_priors(suite: PriorSuite, rd: RunDir, resume: bool, progress: bool, wor
                    repetition_seconds_this_invocation=round(reps_seconds, 2),
                    timing_seconds_this_invocation=round(timing_seconds, 2),
                    methods={u.label: PRIOR_METHODS[u.name].description for u in suite.units()})
-    before = rd.snapshot()
-    summary = make_prior_report(out)
-    rd.track_new_files(before)
+    summary = rd.journaled(lambda: make_prior_report(out))
     rd.finish()
     if progress:
         print(summary)
