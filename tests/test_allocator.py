@@ -50,8 +50,9 @@ def test_retained_blocks_are_reused_without_page_faults():
     tuned = probe(tune=True)
     assert tuned["state"]["tuned"] is True and tuned["state"]["mmap_threshold"] >= 64 << 20
     # untuned, every one of the 8 allocations maps and faults in its 16,384 pages afresh (measured
-    # 131,080); tuned, the heap hands the same pages back (measured 0; a quarter block is slack for noise)
-    assert tuned["faults"] < PAGES // 4 and plain["faults"] > 4 * PAGES
+    # 131,080); tuned, the heap hands the same pages back: measured 0, or one fresh block (16,384) when a
+    # small allocation lands behind the freed block once; a quarter block on top is slack for other noise
+    assert tuned["faults"] < PAGES + PAGES // 4 and plain["faults"] > 6 * PAGES
     assert tuned["again"] == tuned["state"]  # idempotent
 
 

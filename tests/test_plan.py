@@ -44,3 +44,24 @@ def test_stable_seed_is_the_same_in_another_process():
     code = "from xbench.provenance import stable_seed; print(stable_seed(0, 'digits_cnn', 'saliency', 3))"
     other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert int(other) == stable_seed(0, "digits_cnn", "saliency", 3)
+
+
+def test_first_batches_is_a_declared_policy_of_the_plan(tmp_path):
+    """timing declares ``first_batches=1``: the plan gives it the first ``batches`` batches only (null: all),
+    every other cell every batch; the merge expects exactly those parts (no empty stub parts)."""
+    from xbench.metrics import METRICS
+    from xbench.plan import all_parts, todo
+
+    assert METRICS.get("timing").meta["first_batches"] == 1 and METRICS.get("timing").params["batches"].default == 1
+    for batches, timed in ((None, [0, 1, 2, 3]), (2, [0, 1]), (1, [0])):
+        raw = dict(RAW, metrics=["completeness", {"name": "timing", "batches": batches}])
+        suite = parse_suite(raw)
+        work, total = todo(suite, [0, 1, 2, 3], lambda u, c, b: False)
+        cells = {(b, c.label) for (_, _, missing) in work for (b, _), cs in missing.items() for c in cs}
+        assert sorted(b for b, label in cells if label == "timing") == timed
+        assert sorted(b for b, label in cells if label == "completeness") == [0, 1, 2, 3]
+        n_method_units = sum(u.method is not None for m in suite.models for u in units(suite, m))
+        parts = all_parts(suite, tmp_path, 4)
+        assert sum(p.parent.name == "timing" for p in parts) == len(timed) * n_method_units
+        assert sum(p.parent.name == "completeness" for p in parts) == 4 * n_method_units
+        assert total == sum(len(cs) for (_, _, missing) in work for cs in missing.values())  # nothing done yet

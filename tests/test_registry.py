@@ -114,3 +114,23 @@ def test_paramspec_rejects_non_finite_huge_and_nested_values():
         s.check("A..", "name")
     with pytest.raises(ParamError, match=r"^c: .{57}\.\.\. is not allowed"):  # a huge value is cut: one short line
         ParamSpec("c", "a", choices=("a", "b")).check("z" * 500, "c")
+
+
+def test_parameter_meanings_can_be_declared_beside_the_function():
+    """``docs=`` at register: the meaning lives in the entry's own file (no edit of paramdocs.py), ``describe``
+    prints it, a doc for a parameter the function lacks is refused, and unregistering removes it."""
+    from xbench.paramdocs import HELP, param_doc
+
+    reg = Registry("method", skip=3)
+
+    def fn(model, inputs, target, *, wiggle: float = 0.5):
+        return inputs
+
+    reg.register("_doc_demo", description="d", docs={"wiggle": "how much it wiggles,\n  in pixels"})(fn)
+    try:
+        assert param_doc("_doc_demo", "wiggle") == "how much it wiggles, in pixels"
+        with pytest.raises(ValueError, match="not its parameters"):
+            reg.register("_doc_bad", description="d", docs={"wobble": "no such parameter"})(fn)
+    finally:
+        reg.unregister("_doc_demo")
+    assert "_doc_demo.wiggle" not in HELP

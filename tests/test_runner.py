@@ -55,6 +55,9 @@ def test_run_directory_contents(reference):
     assert manifest["device"] == "cpu" and manifest["device_name"].startswith("cpu")
     assert any(k.endswith("/deletion") for k in manifest["cell_seconds_this_invocation"])
     assert any("x_gradient on digits_cnn" in s for s in manifest["skipped_pairs"])
+    # a CPU run says what it did to the host allocator (tuned on glibc; otherwise why not)
+    assert isinstance(manifest["cpu_allocator"]["tuned"], bool)
+    assert manifest["cpu_allocator"]["tuned"] or manifest["cpu_allocator"]["reason"]
     summary = (out / "summary.md").read_text()
     assert "mean ± 95% CI" in summary and "deletion.auc" in summary
 

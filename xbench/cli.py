@@ -262,7 +262,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "train":
             import logging
 
-            from .models.train import train_model
+            from .models.recipes import train_model
             from .suite.loader import parse_set
 
             if not args.quiet:

@@ -1,4 +1,5 @@
-"""Several processes under ``torchrun``: rank discovery, the process group, barriers, gathering files."""
+"""Several processes under ``torchrun``: each rank's device, rank discovery, the process group, barriers,
+gathering files."""
 
 from __future__ import annotations
 
@@ -8,6 +9,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import torch
+
+from .errors import XBenchError
+
+
+def resolve_device(spec: str, local_rank: int = 0) -> torch.device:
+    """``auto`` -> ``cuda:<local rank>`` when CUDA is available, else ``cpu``; other specs as given."""
+    if spec == "auto":
+        return torch.device(f"cuda:{local_rank}") if torch.cuda.is_available() else torch.device("cpu")
+    if spec.startswith("cuda") and not torch.cuda.is_available():
+        raise XBenchError(f"device: '{spec}' was asked for but CUDA is not available here; use device: auto or cpu")
+    return torch.device(spec)
 
 
 def dist_info() -> tuple[int, int, int]:

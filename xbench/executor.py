@@ -21,21 +21,16 @@ import torch
 from . import batching, precision
 from .methods import METHODS, attribute, path_start
 from .metrics import METRICS, CellContext, MetricOutput
-from .plan import INFO, MODEL_ONLY, Cell, CellKind, Unit, cell_settings
+from .models import create as create_model
+from .models import is_homogeneous
+from .models.user import bind_input_normalisation
+from .plan import INFO, MODEL_ONLY, Cell, CellKind, Unit, cell_settings, part_path, preview_path
 from .provenance import stable_seed
-from .results import output_rows, safe_name, to_json
+from .results import output_rows, to_json
 from .rundir import RunDir
-from .suite import MethodSpec, Suite
+from .suite import MethodSpec, ModelSpec, Suite
 
-
-def part_path(out: Path, model: str, method: str, metric: str, batch: int) -> Path:
-    """``parts/<model>/<method>/<metric>/b<batch>.csv`` under the run directory ``out``."""
-    return out / "parts" / safe_name(model) / safe_name(method) / safe_name(metric) / f"b{batch:05d}.csv"
-
-
-def preview_path(out: Path, model: str, method: str) -> Path:
-    """``previews/<model>/<method>.pt``: a few attribution maps of batch 0 for the heatmap grid."""
-    return out / "previews" / safe_name(model) / f"{safe_name(method)}.pt"
+__all__ = ["Attributed", "Batch", "Executor", "call_method", "part_path", "preview_path"]
 
 
 @dataclass
@@ -91,12 +86,35 @@ class Executor:
         self.suite = suite
         self.dir = run_dir
         self.device = device
+        self.dtype = getattr(torch, suite.dtype)
         self.speed = speed if speed is not None else precision.Speed.from_dict(getattr(suite, "speed", None))
         self.amp_errors: dict[str, dict[str, float]] = {}  # speed: autocast's measured errors per model/method
         self.cell_seconds: dict[str, float] = {}
         self.homogeneous: dict[str, bool] = {}
         self.written: list[Path] = []  # files this rank wrote in this invocation (gathered by rank 0)
         self.tick: Callable[[], None] = lambda: None  # called once per finished cell (the progress bar)
+
+    # ---- model and batch on the device ------------------------------------------------------------
+    def load_model(self, spec: ModelSpec, data_info: dict, progress: bool = False) -> torch.nn.Module:
+        """The model on the run's device and dtype, in eval mode, parameters frozen."""
+        model = create_model(spec.name, x=spec.x, weights=spec.weights, num_classes=spec.num_classes,
+                             device=self.device, progress=progress, **spec.params).to(self.device, self.dtype)
+        bind_input_normalisation(model, data_info)  # a user model declaring its own mean/std
+        model.eval()
+        for p in model.parameters():
+            p.requires_grad_(False)  # attributions need input gradients only
+        self.homogeneous[spec.label] = is_homogeneous(model)
+        return precision.prepare_model(model, self.speed)  # speed: channels_last, compile
+
+    def make_batch(self, model: torch.nn.Module, b: int, data: tuple, sample_ids: list[int],
+                   data_info: dict[str, Any], refs: torch.Tensor | None) -> Batch:
+        """Batch ``b`` on the device, with the target it explains (the model's prediction or the label)."""
+        x = precision.prepare_inputs(data[0].to(self.device, self.dtype), self.speed)  # speed
+        with torch.no_grad():
+            target = model(x).argmax(1) if self.suite.data.target == "predicted" else None
+        y = data[1].to(self.device)
+        return Batch(b, x, y, data[2].to(self.device) if len(data) > 2 else None, y if target is None else target,
+                     sample_ids[: len(x)], data_info, refs)
 
     # ---- the two calls into user code -------------------------------------------------------------
     def attribute(self, model, unit: Unit, batch: Batch) -> Attributed:

@@ -2,8 +2,10 @@
 
 The convention (issue 13): a parameter's meaning is a declared help string kept here, keyed by
 ``"<entry>.<parameter>"`` where one entry uses a name in its own sense, else by the parameter
-name shared by every entry that takes it.  ``tests/test_registry.py`` checks that every
-registered parameter has one, so a new parameter without a meaning fails the tests;
+name shared by every entry that takes it; a new entry may instead declare its own meanings beside
+its function (``register(..., docs={param: meaning})``), which adds them here.
+``tests/test_registry.py`` checks that every registered parameter has one, so a new parameter
+without a meaning fails the tests;
 ``xbench describe NAME`` and ``xbench list methods -v`` print them.
 """
 
@@ -14,13 +16,15 @@ HELP: dict[str, str] = {
     "max_batch": "most model inputs per forward/backward pass (the chunk size; lower it when memory is short)",
     "seed": "seed of the random numbers this entry draws (same seed, same values)",
     "n_steps": "number of points on the integration path (more = smaller quadrature error, slower)",
-    "baseline": "the reference input x' the path starts from: zero (the mean colour), blur, uniform, or a number",
+    "baseline": "the reference input x' the path starts from (xbench.substrates): zero (the mean colour), black, blur, "
+                "rise_blur, uniform, mean (the dataset's mean image), image_mean, or a number",
     "method": "quadrature rule along the path",
     "n_samples": "number of noisy or perturbed copies drawn per input",
     "stdev": "standard deviation of the Gaussian input noise (in normalised input units)",
     "abs": "return absolute values",
     "steps": "number of points on the perturbation curve (default: image height; at most the pixel count)",
-    "substrate": "what removed pixels are replaced by: zero (mean colour), blur, mean, uniform noise",
+    "substrate": "what removed pixels are replaced by (xbench.substrates): zero (mean colour), blur, rise_blur, "
+                 "mean (each image's channel means), uniform noise, image_mean",
     "output": "score plotted on the curve: softmax probability or raw logit of the target",
     "blur_kernel": "side of the Gaussian blur kernel in pixels (odd)",
     "blur_sigma": "standard deviation of the Gaussian blur in pixels",

@@ -9,10 +9,13 @@ labels ``-`` and ``_info`` only appear where they always did: in result rows and
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 from .metrics import METRICS
+from .results import safe_name
 from .suite import MethodSpec, MetricSpec, ModelSpec, Suite
 
 MODEL_ONLY = "-"  # the method label of metrics that evaluate the model itself (accuracy, contrast)
@@ -31,6 +34,14 @@ class Cell:
     kind: CellKind
     label: str  # the metric label (METRIC), INFO or PREVIEW
     metric: MetricSpec | None = None
+
+    def covers(self, b: int) -> bool:
+        """Whether the cell is computed on batch ``b``: a metric declaring ``first_batches`` at register
+        (timing) runs on its ``batches`` leading batches only (null: every batch)."""
+        if self.metric is None or METRICS.get(self.metric.name).meta.get("first_batches") is None:
+            return True
+        limit = self.metric.params.get("batches")
+        return limit is None or b < limit
 
 
 @dataclass(frozen=True)
@@ -59,6 +70,45 @@ def units(suite: Suite, model: ModelSpec) -> list[Unit]:
         if mo.label == model.label:
             out.append(Unit(model, me, (*attr, Cell(CellKind.INFO, INFO))))
     return out
+
+
+def part_path(out: Path, model: str, method: str, metric: str, batch: int) -> Path:
+    """``parts/<model>/<method>/<metric>/b<batch>.csv`` under the run directory ``out``."""
+    return out / "parts" / safe_name(model) / safe_name(method) / safe_name(metric) / f"b{batch:05d}.csv"
+
+
+def preview_path(out: Path, model: str, method: str) -> Path:
+    """``previews/<model>/<method>.pt``: a few attribution maps of batch 0 for the heatmap grid."""
+    return out / "previews" / safe_name(model) / f"{safe_name(method)}.pt"
+
+
+def all_parts(suite: Suite, out: Path, n_batches: int) -> list[Path]:
+    """Every part of a finished run in suite order (model, unit, cell, batch): what the merge concatenates."""
+    return [part_path(out, model.label, u.label, c.label, b) for model in suite.models for u in units(suite, model)
+            for c in u.cells for b in range(n_batches) if c.covers(b)]
+
+
+Work = list[tuple[ModelSpec, list[Unit], dict[tuple[int, str], list[Cell]]]]
+
+
+def todo(suite: Suite, my_batches: list[int], done: Callable[[Unit, Cell, int], bool]) -> tuple[Work, int]:
+    """Per model: its units and, per (batch, method label), the cells still to compute (``done`` says which
+    are finished); and the number of cells this rank has in all (finished ones included)."""
+    work: Work = []
+    total = 0
+    for model in suite.models:
+        model_units = units(suite, model)
+        missing: dict[tuple[int, str], list[Cell]] = {}
+        for b in my_batches:
+            for u in model_units:
+                cells = [c for c in u.cells if c.covers(b)] + (
+                    [Cell(CellKind.PREVIEW, PREVIEW)] if b == 0 and u.method else [])
+                total += len(cells)
+                left = [c for c in cells if not done(u, c, b)]
+                if left:
+                    missing[(b, u.label)] = left
+        work.append((model, model_units, missing))
+    return work, total
 
 
 def rank_batches(n_samples: int, batch_size: int, rank: int, world: int) -> list[int]:

@@ -292,11 +292,14 @@ class Registry:
 
     def register(self, name: str, *, description: str, params_from: Callable | None = None,
                  bounds: dict[str, tuple[float | None, float | None]] | None = None,
-                 hidden: tuple[str, ...] = (), skip: int | None = None, **meta: Any) -> Callable:
+                 hidden: tuple[str, ...] = (), skip: int | None = None, docs: dict[str, str] | None = None,
+                 **meta: Any) -> Callable:
         """Decorator: register ``fn`` under ``name``.
 
         ``params_from`` reads the parameter schema from another function (a plain function that the
-        registered adapter wraps); ``hidden`` names keyword arguments the harness fills in itself.
+        registered adapter wraps); ``hidden`` names keyword arguments the harness fills in itself;
+        ``docs`` gives one-line meanings of parameters beside the function (``{param: meaning}``, kept
+        in :data:`xbench.paramdocs.HELP` as ``"<name>.<param>"``), so a new entry is one file.
         """
 
         def deco(fn: Callable) -> Callable:
@@ -306,6 +309,14 @@ class Registry:
             n_skip = self._skip if skip is None else skip
             specs = params_of(src, n_skip, bounds, tuple(hidden) + self._hidden)
             declared = self._contract(name, fn, specs, dict(meta)) if self._contract else dict(meta)
+            if docs:
+                from .paramdocs import HELP
+
+                unknown = sorted(set(docs) - set(specs))
+                if unknown:
+                    raise ValueError(f"{self.kind} '{name}': docs for {unknown}, which are not its parameters")
+                HELP.update({f"{name}.{k}": " ".join(v.split()) for k, v in docs.items()})
+                declared["docs"] = dict(docs)
             self._entries[name] = Entry(name, fn, description, specs, declared)
             return fn
 
@@ -321,8 +332,13 @@ class Registry:
             ) from None
 
     def unregister(self, name: str) -> None:
-        """Remove ``name`` (used for the temporary entries of :func:`xbench.evaluate`)."""
-        self._entries.pop(name, None)
+        """Remove ``name`` (used for the temporary entries of :func:`xbench.evaluate`) and the meanings it declared."""
+        entry = self._entries.pop(name, None)
+        if entry is not None and entry.meta.get("docs"):
+            from .paramdocs import HELP
+
+            for k in entry.meta["docs"]:
+                HELP.pop(f"{name}.{k}", None)
 
     def __contains__(self, name: str) -> bool:
         return name in self._entries

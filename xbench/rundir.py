@@ -24,6 +24,7 @@ import io
 import json
 import os
 import socket
+import sys
 import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -43,6 +44,14 @@ COMPLETE = "complete"
 TMP_SUFFIX = ".xbench.tmp"
 PART_TAG = "# xbench-part "
 OWN_FILES = (MARKER, JOURNAL, LOCK)
+DEFAULT_OUT = Path("runs")
+"""Where runs go without ``--out``: ``runs/<suite name>`` (git-ignored, so a run in a checkout never touches
+the committed reference runs under ``results/``)."""
+
+
+def note(line: str) -> None:
+    """One line to the user on stderr, never on a progress bar's line."""
+    print(f"xbench: {line}", file=sys.stderr, flush=True)
 
 
 # ---- atomic writes (the only place xbench writes a file) ---------------------------------------------------
@@ -309,6 +318,14 @@ class RunDir:
         self.record([path])
         atomic_torch_save(obj, path)
 
+    def journaled(self, produce: Callable[[], Any]) -> Any:
+        """Call ``produce()`` (e.g. a report writer that writes files itself) and journal every file it
+        created or changed here; returns what it returned."""
+        before = self.snapshot()
+        out = produce()
+        self.track_new_files(before)
+        return out
+
     def track_new_files(self, since: dict[Path, int], skip: tuple[str, ...] = ("parts",)) -> None:
         """Journal the files created or changed since the :meth:`snapshot` ``since`` (e.g. by a report)."""
         now_files = self.snapshot(skip)
@@ -340,6 +357,42 @@ class RunDir:
         if settings is not None and head.get("settings_hash") != settings_hash(settings):
             return None, changed_fields(head.get("settings"), settings) or ["settings"]
         return None, []
+
+    def part_done(self, path: Path, settings: dict[str, Any], resume: bool) -> bool:
+        """The resume check: whether the part at ``path`` exists, verifies and was computed with ``settings``.
+
+        Without ``resume`` nothing is done (a fresh start deleted the old parts).  A part that does not
+        verify is deleted and recomputed (said so in one line); a part from other settings stops the run
+        (resume would mix them), naming the fields that changed."""
+        if not resume or not path.exists():
+            return False
+        problem, changed = self.part_problem(path, settings)
+        rel = path.relative_to(self.path)
+        if changed:
+            raise XBenchError(f"--resume: {rel} was computed with other settings ({'; '.join(changed[:3])}); "
+                              "rerun without --resume to start over, or use --out")
+        if problem:
+            note(f"{rel}: {problem}; recomputing it")
+            path.unlink(missing_ok=True)
+            return False
+        return True
+
+    def merge(self, paths: list[Path], reader: Callable[[str], pd.DataFrame] | None = None,
+              columns: list[str] | None = None, progress: bool = False) -> pd.DataFrame:
+        """Concatenate the verified parts ``paths`` in that order into ``results.csv`` (atomic); returns it.
+
+        A missing part stops the merge (never a silently shorter result); ``columns`` are those of an
+        empty result (no parts)."""
+        missing = [p for p in paths if not p.exists()]
+        if missing:
+            raise XBenchError(f"{len(missing)} of {len(paths)} parts are missing (first: "
+                              f"{missing[0].relative_to(self.path)}); rerun with --resume to compute them")
+        if progress:
+            note(f"merging {len(paths)} parts into {self.path / 'results.csv'}")
+        frames = [self.read_part(p, reader) for p in paths]
+        df = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
+        self.write_csv(self.path / "results.csv", df)
+        return df
 
     def read_part(self, path: Path, reader: Callable[[str], pd.DataFrame] | None = None) -> pd.DataFrame:
         """The rows of a verified part (parsed by ``reader``, default :func:`read_csv_text`); an

@@ -8,8 +8,8 @@ from torch import nn
 import xbench
 from xbench.methods.adaptive_path import GaussianScaleSpace, slope_samples
 from xbench.methods.base import target_outputs
-from xbench.methods.baselines import gaussian_blur
 from xbench.methods.path import path_gradients
+from xbench.substrates import gaussian_blur
 
 ATOL = 1e-5  # float32 rounding of sums of a few hundred terms of size ~1 (see test_path.py)
 

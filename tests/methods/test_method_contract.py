@@ -15,8 +15,8 @@ import torch
 import xbench
 from xbench.methods import FROM_BASELINE, METHODS, path_start
 from xbench.methods.base import CONTEXT_PARAMS
-from xbench.methods.baselines import make_baseline
 from xbench.registry import Registry
+from xbench.substrates import make_baseline
 
 ENTRIES = METHODS.entries()
 

@@ -9,7 +9,6 @@ import torch
 
 from tests.metrics.conftest import ClampSum, Linear
 from xbench.methods import attribute
-from xbench.methods.baselines import gaussian_blur
 from xbench.metrics import (
     abpc,
     avg_sensitivity,
@@ -23,6 +22,7 @@ from xbench.metrics import (
     sensitivity_axiom,
     sensitivity_n,
 )
+from xbench.substrates import gaussian_blur
 
 W4 = torch.tensor([[4.0, 3.0, 2.0, 1.0], [0.0, 0.0, 0.0, 0.0]])  # class 0 on a 1 x 2 x 2 image
 ONES = torch.ones(1, 1, 2, 2, dtype=torch.float64)

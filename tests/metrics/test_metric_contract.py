@@ -106,3 +106,39 @@ def test_the_generic_adapter_passes_exactly_what_is_consumed(ctx):
                        "seed": ctx.seed, "steps": 5, **want}
         assert set(out.values) == {"a"} and set(out.curves) == {"curve"}
         assert out.settings == {"steps": 5, "note": "x"}
+
+
+def test_the_generic_adapter_files_each_output_under_its_declared_kind(ctx):
+    """Declared outputs: a tuple in declared order, per-batch figures, settings decided at run time, and
+    one stat per curve point (``x_stat``) with their nan-mean; a bad kind is refused at register."""
+    from xbench.metrics.base import register_metric
+
+    def several(model, inputs, target, attributions):
+        n = len(inputs)
+        return {"a": inputs.new_ones(n), "b": 2.5, "chosen": 7}
+
+    def pair(model, inputs, target, attributions):
+        return inputs.new_zeros(len(inputs)), inputs.new_ones(len(inputs))
+
+    def grid(model, inputs, target, attributions, return_curves: bool = False):
+        g = torch.stack([inputs.new_zeros(len(inputs)), inputs.new_full((len(inputs),), 2.0)], 1)
+        g[0, 1] = float("nan")
+        return g, torch.tensor([1, 4]), g
+
+    common = dict(description="t", direction="lower", consumes=("attributions",), units="u", label="l", x_label="x")
+    try:
+        register_metric("_several", several, outputs={"a": "sample", "b": "batch", "chosen": "setting"}, **common)
+        register_metric("_pair", pair, outputs=("p", "q"), **common)
+        register_metric("_grid", grid, x_stat="n={x}", curve="c", **common)
+        out = METRICS.get("_several").fn(ctx)
+        assert set(out.values) == {"a"} and out.batch_values == {"b": 2.5} and out.settings == {"chosen": 7}
+        out = METRICS.get("_pair").fn(ctx)
+        assert list(out.values) == ["p", "q"] and bool((out.values["q"] == 1).all())
+        out = METRICS.get("_grid").fn(ctx)
+        assert list(out.values) == ["n=1", "n=4", "mean"] and list(out.curves) == ["c"]
+        assert out.values["mean"][0].item() == 0.0 and out.values["mean"][1].item() == 1.0  # nan left out
+        with pytest.raises(ValueError, match="outputs"):
+            register_metric("_bad", pair, outputs={"p": "per_pixel"}, **common)
+    finally:
+        for name in ("_several", "_pair", "_grid", "_bad"):
+            METRICS.unregister(name)

@@ -7,7 +7,7 @@ from torch import nn
 from xbench.errors import NotHomogeneousError
 from xbench.priors.attributions import expected_gradients, prior_attribution, require_bias_free, rrr, x_gradient
 from xbench.priors.penalties import sparsity
-from xbench.priors.train import roc_auc
+from xbench.priors.run import roc_auc
 
 
 def _mlp(bias: bool) -> nn.Module:

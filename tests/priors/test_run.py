@@ -7,7 +7,7 @@ import pytest
 
 from xbench.errors import SuiteError, XBenchError
 from xbench.priors import list_prior_suites, load_prior_suite, parse_prior_suite, run_priors
-from xbench.priors.train import part_path
+from xbench.priors.run import part_path
 
 TINY = {
     "name": "tiny_priors", "kind": "tabular", "seed": 0, "data": "breast_cancer",

@@ -78,3 +78,16 @@ def test_legends_never_cover_the_curves(tmp_path, captured):
     # axis labels from the metric registry, the direction in the title
     assert ax.get_xlabel() == x_axis("deletion")[0] == "pixels removed (%)"
     assert ax.get_ylabel() == y_axis("deletion") and ax.get_title().endswith("↓")
+
+
+def test_saturation_plot_without_a_split_ig_unit(tmp_path):
+    """logit_path in a suite without Split IG (no alpha_star rows) still plots (an empty selection used to
+    pick columns instead of rows and stop the report)."""
+    from xbench.report.saturation import logit_path_plots
+    from xbench.results import COLUMNS
+
+    rows = [{"model": "m", "method": "saliency", "metric": "logit_path", "metric_name": "logit_path", "kind": "curve",
+             "stat": "normalised_logit", "sample": s, "point": i, "x": i / 4, "value": i / 4, "method_params": "{}"}
+            for s in range(2) for i in range(5)]
+    df = pd.DataFrame(rows).reindex(columns=COLUMNS)
+    assert [p.name for p in logit_path_plots(tmp_path, df, tmp_path)] == ["logit_path_m.png"]

@@ -18,8 +18,8 @@ import torch
 
 from ..batching import DEFAULT_MAX_BATCH, for_chunks
 from ..errors import ParamError
+from ..substrates import make_baseline
 from .base import FROM_BASELINE, input_gradient, register, target_outputs
-from .baselines import make_baseline
 from .path import accumulate_gradients, path_gradients, path_outputs
 from .quadrature import Rule, quadrature
 

@@ -60,7 +60,7 @@ def path_start(method: str, params: dict[str, Any] | None, inputs: torch.Tensor,
                data_info: dict | None = None) -> torch.Tensor:
     """Where ``method``'s attribution path starts for ``inputs`` (same shape, dtype, device): the x' of
     completeness, sum(A) = F(x) - F(x').  ``params`` are the method's (resolved or partial) settings."""
-    from .baselines import make_baseline
+    from ..substrates import make_baseline
 
     entry = METHODS.get(method)
     resolved = entry.resolve({k: v for k, v in (params or {}).items() if k in entry.params}, where=method)

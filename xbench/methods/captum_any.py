@@ -31,8 +31,8 @@ from torch import nn
 from ..batching import DEFAULT_MAX_BATCH
 from ..errors import ParamError
 from ..registry import suggest
+from ..substrates import make_baseline
 from .base import register
-from .baselines import make_baseline
 from .captum_methods import by_images, cam_layer, find_layer, seeded
 
 # Classes refused, by the reason a user is told. Everything else that subclasses captum.attr.Attribution is accepted.

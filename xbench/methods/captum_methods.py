@@ -23,8 +23,8 @@ from torch import nn
 from ..batching import DEFAULT_MAX_BATCH, map_chunks
 from ..errors import ParamError
 from ..registry import suggest
+from ..substrates import make_baseline
 from .base import FROM_BASELINE, register
-from .baselines import make_baseline
 
 REFERENCE_POOL = 128
 """GradientSHAP draws its baselines from a seeded pool of at most this many references, moved to the device once."""

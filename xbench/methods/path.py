@@ -14,8 +14,8 @@ import torch
 
 from ..batching import DEFAULT_MAX_BATCH, ChunkStats, for_chunks, map_chunks
 from ..errors import ParamError
+from ..substrates import make_baseline
 from .base import FROM_BASELINE, register, target_outputs
-from .baselines import make_baseline
 from .quadrature import Rule, quadrature
 
 

@@ -4,7 +4,7 @@ from . import axioms, fidelity, model_eval, path_logits, perturbation, robustnes
 from . import localisation as _localisation  # noqa: F401  (the function below shadows the module, as timing's)
 from . import timing as _timing  # noqa: F401
 from .axioms import completeness, ig_distance, sensitivity_axiom, sensitivity_n
-from .base import METRICS, CellContext, MetricOutput, available, describe, register
+from .base import METRICS, CellContext, MetricOutput, available, describe, register, register_metric
 from .fidelity import infidelity
 from .localisation import localisation
 from .perturbation import abpc, deletion, insertion, keep_remove
@@ -13,4 +13,4 @@ from .timing import timing
 
 __all__ = ["METRICS", "CellContext", "MetricOutput", "abpc", "available", "avg_sensitivity", "completeness",
            "deletion", "describe", "ig_distance", "infidelity", "insertion", "keep_remove", "localisation",
-           "max_sensitivity", "register", "sensitivity_axiom", "sensitivity_n", "timing"]
+           "max_sensitivity", "register", "register_metric", "sensitivity_axiom", "sensitivity_n", "timing"]

@@ -10,7 +10,7 @@ import torch
 
 from ..batching import DEFAULT_MAX_BATCH, for_chunks, record, replay
 from ..methods.base import attribute, target_outputs
-from .base import Attributor, CellContext, ChunkRNG, MetricOutput, method_attributor, pearson, register
+from .base import Attributor, ChunkRNG, method_attributor, pearson, register_metric
 from .perturbation import pixel_rank
 
 
@@ -35,13 +35,10 @@ def completeness(model, inputs, target, attributions, *, baseline: torch.Tensor 
     return completeness_gaps(model, inputs, target, attributions, baseline, eps)[0]
 
 
-@register("completeness", params_from=completeness,
-          description="Completeness gap |sum A - (F(x) - F(x'))| / |F(x) - F(x')| per sample (0 is exact)",
-          direction="lower", consumes=("attributions", "path_start"),
-          units="relative_gap: unitless; absolute_gap: logits", label="completeness gap")
-def _completeness_cell(ctx: CellContext, **params) -> MetricOutput:
-    rel, absolute = completeness_gaps(ctx.model, ctx.inputs, ctx.target, ctx.attributions, ctx.baseline, **params)
-    return MetricOutput(values={"relative_gap": rel, "absolute_gap": absolute})
+register_metric("completeness", completeness_gaps, outputs=("relative_gap", "absolute_gap"),
+                description="Completeness gap |sum A - (F(x) - F(x'))| / |F(x) - F(x')| per sample (0 is exact)",
+                direction="lower", consumes=("attributions", "path_start"),
+                units="relative_gap: unitless; absolute_gap: logits", label="completeness gap")
 
 
 # --- Sensitivity(a) (Sundararajan et al. 2017) ---------------------------------------------------
@@ -55,9 +52,18 @@ def patch_grid(h: int, w: int, patch_size: int, device: torch.device) -> tuple[t
     return r[:, None] * cols + c[None, :], rows * cols
 
 
-def _sensitivity_axiom(attr_fn: Attributor, model, inputs, target, base, patch_size, n_patches, rtol, output_tol,
-                       seed, max_batch) -> tuple[torch.Tensor, torch.Tensor, int]:
-    """Return (share [N], cases [N], patch size): cases are patches whose insertion changes the output."""
+def sensitivity_axiom_stats(model, inputs, target, attributions=None, *, method: str = "saliency",
+                            method_params: dict | None = None, baseline: torch.Tensor | None = None,
+                            patch_size: int | None = None, n_patches: int | None = 8, rtol: float = 1e-6,
+                            output_tol: float = 1e-6, seed: int = 0, max_batch: int = DEFAULT_MAX_BATCH,
+                            attributor: Attributor | None = None) -> dict:
+    """Sensitivity(a) with its details: ``share`` [N] (see :func:`sensitivity_axiom`), ``cases`` [N] (the
+    one-patch inputs whose output changed: the share's denominator) and the ``patch_size`` used (px).
+
+    ``attributor`` ``(inputs, target) -> attributions`` replaces ``method``/``method_params`` (the harness
+    passes the unit's method with its context)."""
+    attr_fn = attributor or method_attributor(model, method, method_params)
+    base = torch.zeros_like(inputs) if baseline is None else baseline.to(inputs).expand_as(inputs)
     n = inputs.shape[0]
     h, w = inputs.shape[-2:]
     ps = max(1, h // 8) if patch_size is None else int(patch_size)
@@ -83,7 +89,7 @@ def _sensitivity_axiom(attr_fn: Attributor, model, inputs, target, base, patch_s
     for_chunks(chunk, n * m, max_batch)
     cases = valid.sum(1)
     share = (valid & hit).sum(1).to(inputs.dtype) / cases.to(inputs.dtype)  # nan where no case
-    return share, cases.to(inputs.dtype), ps
+    return {"share": share, "cases": cases.to(inputs.dtype), "patch_size": ps}
 
 
 def sensitivity_axiom(model, inputs, target, attributions=None, *, method: str = "saliency",
@@ -98,24 +104,19 @@ def sensitivity_axiom(model, inputs, target, attributions=None, *, method: str =
     non-zero on the patch: max |A| there > 0 and > ``rtol`` * max |A| over the image.  1 = the axiom
     always holds; nan = no patch changed the output.  ``attributions`` is unused (x_p is new input).
     """
-    base = torch.zeros_like(inputs) if baseline is None else baseline.to(inputs).expand_as(inputs)
-    attr_fn = method_attributor(model, method, method_params)
-    return _sensitivity_axiom(attr_fn, model, inputs, target, base, patch_size, n_patches, rtol, output_tol, seed,
-                              max_batch)[0]
+    return sensitivity_axiom_stats(model, inputs, target, method=method, method_params=method_params,
+                                   baseline=baseline, patch_size=patch_size, n_patches=n_patches, rtol=rtol,
+                                   output_tol=output_tol, seed=seed, max_batch=max_batch)["share"]
 
 
-@register("sensitivity_axiom", params_from=sensitivity_axiom,
-          bounds={"patch_size": (1, None), "n_patches": (1, None), "rtol": (0.0, None), "output_tol": (0.0, None),
-                  "max_batch": (1, None)},
-          description="Sensitivity(a): share of one-patch inputs (else baseline) with changed output whose patch "
-                      "gets non-zero attribution (1 = always)",
-          direction="higher", consumes=("method", "path_start"), units="share of patches (0-1)",
-          label="share of patches")
-def _sensitivity_axiom_cell(ctx: CellContext, **params) -> MetricOutput:
-    share, cases, ps = _sensitivity_axiom(ctx.attribute, ctx.model, ctx.inputs, ctx.target, ctx.baseline,
-                                          params["patch_size"], params["n_patches"], params["rtol"],
-                                          params["output_tol"], ctx.seed, params["max_batch"])
-    return MetricOutput(values={"share": share, "cases": cases}, settings={"patch_size": ps})
+register_metric("sensitivity_axiom", sensitivity_axiom_stats,
+                outputs={"share": "sample", "cases": "sample", "patch_size": "setting"},
+                bounds={"patch_size": (1, None), "n_patches": (1, None), "rtol": (0.0, None),
+                        "output_tol": (0.0, None), "max_batch": (1, None)},
+                description="Sensitivity(a): share of one-patch inputs (else baseline) with changed output whose "
+                            "patch gets non-zero attribution (1 = always)",
+                direction="higher", consumes=("method", "path_start"), units="share of patches (0-1)",
+                label="share of patches")
 
 
 # --- Sensitivity-n (Ancona et al. 2018) ----------------------------------------------------------
@@ -171,22 +172,18 @@ def sensitivity_n(model, inputs, target, attributions, *, ns: list[int] | None =
     return (corr, sizes, corr) if return_curves else corr
 
 
-@register("sensitivity_n", params_from=sensitivity_n,
-          bounds={"n_subsets": (2, None), "max_batch": (1, None)},
-          description="Sensitivity-n (Ancona 2018): correlation of subset attribution sums with the output drop "
-                      "when the subset is set to the baseline, per n (1 = perfect)",
-          direction="higher", consumes=("attributions", "path_start"), units="Pearson correlation",
-          label="Pearson correlation", x_label="subset size n (pixels)", x_scale=1)
-def _sensitivity_n_cell(ctx: CellContext, **params) -> MetricOutput:
-    params = dict(params)
-    if params.get("ns") is None:
-        params["ns"] = default_ns(ctx.inputs.shape[-2] * ctx.inputs.shape[-1])
-    corr, sizes, _ = sensitivity_n(ctx.model, ctx.inputs, ctx.target, ctx.attributions, baseline=ctx.baseline,
-                                   seed=ctx.seed, return_curves=True, **params)
-    values = {f"n={v}": corr[:, i] for i, v in enumerate(params["ns"])}
-    values["mean"] = corr.nanmean(1)
-    return MetricOutput(values=values, curves={"correlation": (sizes.to(ctx.inputs.dtype), corr)},
-                        settings={"ns": list(params["ns"])})
+def _resolved_ns(ctx, params) -> dict[str, list[int]]:
+    """The subset sizes used (``ns``, default :func:`default_ns` of the batch's pixel count), recorded."""
+    ns = params.get("ns")
+    return {"ns": list(ns) if ns is not None else default_ns(ctx.inputs.shape[-2] * ctx.inputs.shape[-1])}
+
+
+register_metric("sensitivity_n", sensitivity_n, curve="correlation", x_stat="n={x}", settings=_resolved_ns,
+                bounds={"n_subsets": (2, None), "max_batch": (1, None)},
+                description="Sensitivity-n (Ancona 2018): correlation of subset attribution sums with the output "
+                            "drop when the subset is set to the baseline, per n (1 = perfect)",
+                direction="higher", consumes=("attributions", "path_start"), units="Pearson correlation",
+                label="Pearson correlation", x_label="subset size n (pixels)", x_scale=1)
 
 
 # --- IG distance (paper A §4.1) --------------------------------------------------------------------
@@ -211,29 +208,31 @@ def reference_ig(model, inputs, target, n_steps: int, max_batch: int) -> torch.T
     return _IG_REF["ref"]
 
 
+def ig_distance_stats(model, inputs, target, attributions, *, n_steps: int = 128, eps: float = 1e-7,
+                      max_batch: int = DEFAULT_MAX_BATCH) -> dict:
+    """``distance`` [N] (see :func:`ig_distance`) and the X-DNN authors' per-batch figure
+    ``batch_ratio_of_means``: mean|A - IG_ref| / (mean|IG_ref| + eps) over the whole batch (a float)."""
+    ref = reference_ig(model, inputs, target, n_steps, max_batch)
+    diff = (attributions - ref).abs()
+    return {"distance": diff.flatten(1).mean(1) / (ref.abs().flatten(1).mean(1) + eps),
+            "batch_ratio_of_means": float(diff.mean() / (ref.abs().mean() + eps))}
+
+
 def ig_distance(model, inputs, target, attributions, *, n_steps: int = 128, eps: float = 1e-7,
                 max_batch: int = DEFAULT_MAX_BATCH) -> torch.Tensor:
     """mean|A - IG_ref| / (mean|IG_ref| + eps) per sample [N] (unitless; means over all input elements).
 
     IG_ref: Integrated Gradients, ``n_steps`` Gauss-Legendre points, zero baseline (paper A §4.1),
     explaining ``target`` (the X-DNN authors explain the true label: ``data.target: label``).  The
-    authors average a ratio of means per batch instead; the runner's cell reports that as the
-    per-batch stat ``batch_ratio_of_means``.
+    authors average a ratio of means per batch instead: :func:`ig_distance_stats` returns that too
+    (the per-batch stat ``batch_ratio_of_means`` of a run).
     """
-    ref = reference_ig(model, inputs, target, n_steps, max_batch)
-    return (attributions - ref).abs().flatten(1).mean(1) / (ref.abs().flatten(1).mean(1) + eps)
+    return ig_distance_stats(model, inputs, target, attributions, n_steps=n_steps, eps=eps,
+                             max_batch=max_batch)["distance"]
 
 
-@register("ig_distance", params_from=ig_distance, bounds={"n_steps": (1, None), "eps": (0.0, None),
-                                                           "max_batch": (1, None)},
-          description="Paper A §4.1: mean|A - IG_128 Gauss-Legendre| / mean|IG| (0 = equals IG)",
-          direction="lower", consumes=("attributions",), units="unitless (mean |A - IG| / mean |IG|)",
-          label="distance to IG-128")
-def _ig_distance_cell(ctx: CellContext, **params) -> MetricOutput:
-    ref = reference_ig(ctx.model, ctx.inputs, ctx.target, params["n_steps"], params["max_batch"])
-    diff = (ctx.attributions - ref).abs()
-    # the X-DNN authors' per-batch figure: a ratio of means over the whole batch (averaged over batches)
-    batch_ratio = float(diff.mean() / (ref.abs().mean() + params["eps"]))
-    return MetricOutput(values={"distance": ig_distance(ctx.model, ctx.inputs, ctx.target, ctx.attributions,
-                                                        **params)},
-                        batch_values={"batch_ratio_of_means": batch_ratio})
+register_metric("ig_distance", ig_distance_stats, outputs={"distance": "sample", "batch_ratio_of_means": "batch"},
+                bounds={"n_steps": (1, None), "eps": (0.0, None), "max_batch": (1, None)},
+                description="Paper A §4.1: mean|A - IG_128 Gauss-Legendre| / mean|IG| (0 = equals IG)",
+                direction="lower", consumes=("attributions",), units="unitless (mean |A - IG| / mean |IG|)",
+                label="distance to IG-128")

@@ -1,12 +1,13 @@
 """The metric registry, what a metric receives from the runner, and what it returns.
 
-Users call plain functions (``xbench.metrics.deletion(model, inputs, target, attributions, ...)``)
-that return per-sample tensors of shape [N].  The runner calls the registered *cell* function
-``fn(ctx, **params) -> MetricOutput``.  :func:`register_metric` builds that cell from the plain
-function with one generic adapter (:func:`metric_cell`), which passes exactly what the metric
-declares it ``consumes``; the schema is read from the plain function, so YAML and Python accept the
-same settings.  Metrics whose output does not fit the adapter (completeness' two gaps, Sensitivity(a)
-and Sensitivity-n, IG distance's per-batch figure, timing) register a hand-written cell.
+Every metric is one plain function (``xbench.metrics.deletion(model, inputs, target, attributions, ...)``)
+plus metadata declared at :func:`register_metric`.  The runner calls the registered *cell*
+``fn(ctx, **params) -> MetricOutput`` that one generic adapter (:func:`metric_cell`) builds from the plain
+function: it passes exactly what the metric declares it ``consumes`` and files each returned value under
+its declared output kind (:data:`OUTPUT_KINDS`: per-sample values, per-batch figures, settings decided at
+run time, curves, one stat per curve point).  Policies are metadata too: ``first_batches`` (e.g. timing)
+limits a metric to the leading batches of a run.  The schema is read from the plain function, so YAML
+and Python accept the same settings.
 """
 
 from __future__ import annotations
@@ -26,6 +27,11 @@ from ..registry import Registry
 CONSUMES = ("attributions", "method", "path_start", "labels", "masks", "references", "data_info")
 """What a metric can take from a cell: the attributions, the method to re-run on new inputs, the
 method's path start (completeness' x'), ground-truth labels and masks, the reference set, data info."""
+
+OUTPUT_KINDS = ("sample", "batch", "setting")
+"""What a named value a metric returns is: ``sample`` a tensor [N] (one value per sample), ``batch`` one
+float for the whole batch (e.g. timing, a ratio of batch means), ``setting`` a value decided at run time
+(recorded in the rows' ``metric_params``, e.g. a resolved default)."""
 
 DIRECTIONS = ("higher", "lower", "per_stat", "none")
 """Which way is better; ``none`` for a descriptive measurement (e.g. where a logit saturates along the path)."""
@@ -51,6 +57,13 @@ def _metric_contract(name: str, fn: Callable, specs: dict, meta: dict[str, Any])
         raise ValueError(f"metric '{name}': direction {meta['direction']!r}; allowed: {', '.join(DIRECTIONS)}")
     if meta["direction"] == "per_stat" and not meta.get("directions"):
         raise ValueError(f"metric '{name}': direction 'per_stat' needs directions={{stat: 'higher' | 'lower'}}")
+    outputs = meta.get("outputs") or {}
+    bad = {k: v for k, v in outputs.items() if v not in OUTPUT_KINDS}
+    if bad:
+        raise ValueError(f"metric '{name}': outputs {bad}; each output is one of {', '.join(OUTPUT_KINDS)}")
+    first = meta.get("first_batches")
+    if first is not None and (not isinstance(first, int) or first < 1):
+        raise ValueError(f"metric '{name}': first_batches={first!r}; give a positive number of leading batches")
     needs = "attributions" in consumes or "method" in consumes
     if meta.setdefault("needs_attributions", needs) != needs:
         raise ValueError(f"metric '{name}': needs_attributions contradicts consumes={consumes}")
@@ -65,31 +78,57 @@ register = METRICS.register
 Settings = Callable[["CellContext", dict[str, Any]], dict[str, Any]]
 
 
+def _batches_param(*, batches: int | None = 1) -> None:
+    """The suite parameter of a metric declaring ``first_batches``: how many leading batches it runs on."""
+
+
 def register_metric(name: str, fn: Callable, *, stat: str | None = None, curve: str | None = None,
-                    settings: Settings | None = None, **meta: Any) -> Callable:
+                    settings: Settings | None = None, outputs: dict[str, str] | tuple[str, ...] | None = None,
+                    x_stat: str | None = None, first_batches: int | None = None, **meta: Any) -> Callable:
     """Register the plain metric function ``fn`` under ``name`` with the generic cell adapter.
 
     The adapter (:func:`metric_cell`) passes ``fn`` exactly what the metric declares it ``consumes``
     (see :data:`CONSUMES`), plus the suite's ``seed`` and ``return_curves=True`` where ``fn`` takes
-    them.  ``fn`` returns per-sample values (a tensor [N], named ``stat``, or a dict stat -> [N]) and,
-    with ``return_curves``, ``(values, x [T], curves)`` (a tensor [N, T] named ``curve`` or a dict).
+    them.  What ``fn`` returns, and how it is filed:
+
+    - a tensor [N]: per-sample values, named ``stat`` (default: the metric's name);
+    - a dict name -> value, or a tuple in the order of ``outputs``: each value is of the kind
+      ``outputs`` declares for its name (:data:`OUTPUT_KINDS`; default ``sample``);
+    - with ``return_curves``: ``(values, x [T], curves)``, ``curves`` a tensor [N, T] named ``curve`` or
+      a dict.  ``x_stat`` (e.g. ``"n={x}"``): ``values`` is [N, T], one per-sample stat per point x,
+      named by ``x_stat``, plus their nan-mean ``mean``.
+
     ``settings(ctx, params) -> dict``: values decided at run time (defaults resolved from the inputs,
     what accuracy was taken against); those that are parameters are passed to ``fn``, all are recorded.
+    ``first_batches=k``: a policy, not an output: the metric runs on the first ``batches`` batches of a
+    run only (suite parameter ``batches``, default ``k``; null: every batch), e.g. timing, whose value is
+    a property of the method and batch shape rather than of each sample.
     Returns ``fn``; its parameter schema is read from ``fn`` itself.
     """
-    register(name, params_from=fn, **meta)(metric_cell(name, fn, stat=stat, curve=curve, settings=settings))
+    if isinstance(outputs, tuple):
+        outputs = dict.fromkeys(outputs, "sample")
+    register(name, params_from=fn, outputs=outputs or {}, first_batches=first_batches, **meta)(
+        metric_cell(name, fn, stat=stat, curve=curve, settings=settings, x_stat=x_stat))
+    if first_batches is not None:
+        from ..registry import params_of
+
+        spec = params_of(_batches_param, 0)["batches"]
+        spec.default = first_batches
+        METRICS.get(name).params["batches"] = spec  # a policy the plan applies (see xbench.plan.Cell.covers)
     return fn
 
 
 def metric_cell(name: str, fn: Callable, *, stat: str | None = None, curve: str | None = None,
-                settings: Settings | None = None) -> Callable[..., MetricOutput]:
+                settings: Settings | None = None, x_stat: str | None = None) -> Callable[..., MetricOutput]:
     """The cell ``(ctx, **params) -> MetricOutput`` of a plain metric function (see :func:`register_metric`)."""
     import inspect
 
     accepted = set(inspect.signature(fn).parameters)
 
     def cell(ctx: CellContext, **params: Any) -> MetricOutput:
-        consumes = METRICS.get(name).meta["consumes"]  # as declared (and checked) at register
+        meta = METRICS.get(name).meta  # as declared (and checked) at register
+        consumes, kinds = meta["consumes"], meta["outputs"]
+        params = {k: v for k, v in params.items() if k in accepted}  # policies (``batches``) are the plan's
         decided = settings(ctx, params) if settings is not None else {}
         call = {**params, **{k: v for k, v in decided.items() if k in params}}
         args = [ctx.model, ctx.inputs, ctx.target] + ([ctx.attributions] if "attributions" in consumes else [])
@@ -105,9 +144,25 @@ def metric_cell(name: str, fn: Callable, *, stat: str | None = None, curve: str 
             call["return_curves"] = True
         result = fn(*args, **call)
         values, x, curves = result if curves_wanted else (result, None, None)
-        values = values if isinstance(values, dict) else {stat or name: values}
+        if isinstance(values, tuple):
+            values = dict(zip(kinds, values))
+        elif not isinstance(values, dict):
+            values = {stat or name: values}
+        if x_stat is not None:  # [N, T]: one stat per point of the curve, and their mean
+            grid = values.pop(stat or name)
+            values = {**{x_stat.format(x=v): grid[:, i] for i, v in enumerate(x.tolist())},
+                      "mean": grid.nanmean(1), **values}
         curves = {} if curves is None else curves if isinstance(curves, dict) else {curve or "curve": curves}
-        return MetricOutput(values=dict(values), curves={k: (x, c) for k, c in curves.items()}, settings=decided)
+        out = MetricOutput(curves={k: (x, c) for k, c in curves.items()}, settings=decided)
+        for key, v in values.items():
+            kind = kinds.get(key, "sample")
+            if kind == "batch":
+                out.batch_values[key] = float(v)
+            elif kind == "setting":
+                out.settings[key] = v
+            else:
+                out.values[key] = v
+        return out
 
     return cell
 

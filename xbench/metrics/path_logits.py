@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 
 from ..batching import DEFAULT_MAX_BATCH, map_chunks
-from .base import CellContext, MetricOutput, register
+from .base import register_metric
 
 
 def logit_path(model, inputs, target, attributions=None, *, n_points: int = 101, ratio: float = 0.9,
@@ -43,16 +43,26 @@ def _first_reach(a: torch.Tensor, curve: torch.Tensor, level: float) -> torch.Te
     return torch.where(hit.any(1), a[first], torch.ones_like(a[first]))
 
 
-@register("logit_path", params_from=logit_path, consumes=(), direction="none", units="alpha in [0, 1]; logits",
-          label="normalised target logit", x_label="alpha along the path",
-          stat_labels={"alpha_half": "alpha where the logit reaches half its change",
-                       "alpha_ratio": "alpha where it reaches r of its change", "logit_change": "F(x) - F(x')"},
-          bounds={"n_points": (2, 100000), "ratio": (0.0, 1.0), "max_batch": (1, None)},
-          description="Paper B: normalised target logit along the straight path from the zero baseline "
-                      "(a where it reaches 0.5 and r; forward passes only)")
-def _logit_path_cell(ctx: CellContext, **params) -> MetricOutput:
-    a, norm, raw = logit_path(ctx.model, ctx.inputs, ctx.target, **params)
-    r = float(params.get("ratio", 0.9))
-    return MetricOutput(values={"alpha_half": _first_reach(a, norm, 0.5), "alpha_ratio": _first_reach(a, norm, r),
-                                "logit_change": raw[:, -1] - raw[:, 0]},
-                        curves={"normalised_logit": (a, norm)}, settings={"ratio": r})
+def logit_path_stats(model, inputs, target, attributions=None, *, n_points: int = 101, ratio: float = 0.9,
+                     baseline: torch.Tensor | None = None, max_batch: int = DEFAULT_MAX_BATCH,
+                     return_curves: bool = False):
+    """Per sample [N]: ``alpha_half`` and ``alpha_ratio`` (the first alpha where the normalised logit exceeds
+    0.5 and ``ratio``; 1 when it never does) and ``logit_change`` F(x) - F(x') (logits); with
+    ``return_curves`` also the alphas [P] and the normalised curve [N, P] (see :func:`logit_path`)."""
+    a, norm, raw = logit_path(model, inputs, target, n_points=n_points, ratio=ratio, baseline=baseline,
+                              max_batch=max_batch)
+    r = float(ratio)
+    values = {"alpha_half": _first_reach(a, norm, 0.5), "alpha_ratio": _first_reach(a, norm, r),
+              "logit_change": raw[:, -1] - raw[:, 0], "ratio": r}
+    return (values, a, norm) if return_curves else values
+
+
+# consumes nothing: the path always starts at zeros, whatever the unit's method (paper B's picture)
+register_metric("logit_path", logit_path_stats, curve="normalised_logit", outputs={"ratio": "setting"}, consumes=(),
+                direction="none", units="alpha in [0, 1]; logits", label="normalised target logit",
+                x_label="alpha along the path",
+                stat_labels={"alpha_half": "alpha where the logit reaches half its change",
+                             "alpha_ratio": "alpha where it reaches r of its change", "logit_change": "F(x) - F(x')"},
+                bounds={"n_points": (2, 100000), "ratio": (0.0, 1.0), "max_batch": (1, None)},
+                description="Paper B: normalised target logit along the straight path from the zero baseline "
+                            "(a where it reaches 0.5 and r; forward passes only)")

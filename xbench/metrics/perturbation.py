@@ -12,14 +12,12 @@ import math
 from typing import Literal
 
 import torch
-import torch.nn.functional as F
 
 from ..batching import DEFAULT_MAX_BATCH, for_chunks
-from ..methods.baselines import gaussian_blur
 from ..precision import forward_only
+from ..substrates import Substrate, gaussian_blur, make_substrate
 from .base import register_metric
 
-Substrate = Literal["zero", "rise_blur", "blur", "mean", "uniform"]
 Output = Literal["softmax", "logit"]
 
 
@@ -31,53 +29,6 @@ def pixel_rank(attributions: torch.Tensor) -> torch.Tensor:
     rank = torch.empty_like(order)
     rank.scatter_(1, order, torch.arange(s.shape[1], device=s.device).expand_as(order))
     return rank
-
-
-def rise_kernel(klen: int = 11, sigma: float = 5.0, truncate: float = 4.0) -> torch.Tensor:
-    """RISE's blur kernel, [klen, klen] in float64: a centred delta filtered by SciPy's
-    ``gaussian_filter(delta, sigma)`` (its default ``reflect`` mode, kernel radius int(4 sigma + 0.5)).
-
-    With klen 11 and sigma 5 the reflections fold the wide Gaussian back into the 11 x 11 window,
-    so the kernel is nearly flat (centre 0.0088, corner 0.0077) and sums to 1.
-    """
-    r = int(truncate * float(sigma) + 0.5)
-    j = torch.arange(-r, r + 1, dtype=torch.float64)
-    taps = torch.exp(-(j**2) / (2 * float(sigma) ** 2)) if sigma > 0 else (j == 0).double()
-    taps = taps / taps.sum()
-    # half-sample symmetric extension (SciPy 'reflect': d c b a | a b c d | d c b a) of a delta at klen // 2
-    pos = (torch.arange(klen)[:, None] + j[None, :].long()) % (2 * klen)
-    pos = torch.where(pos >= klen, 2 * klen - 1 - pos, pos)
-    k1 = (taps[None, :] * (pos == klen // 2)).sum(1)
-    return k1[:, None] * k1[None, :]
-
-
-def rise_blur(inputs: torch.Tensor, klen: int = 11, sigma: float = 5.0) -> torch.Tensor:
-    """RISE's insertion substrate: each channel convolved with :func:`rise_kernel`, zero padding (borders darken)."""
-    k = rise_kernel(klen, sigma).to(inputs)
-    c = inputs.shape[1]
-    return F.conv2d(inputs, k.expand(c, 1, klen, klen), padding=klen // 2, groups=c)
-
-
-def make_substrate(inputs: torch.Tensor, substrate: str, *, blur_kernel: int, blur_sigma: float,
-                   seed: int = 0) -> torch.Tensor:
-    """The values that replace (deletion) or start (insertion) the image, same shape as ``inputs``.
-
-    ``rise_blur``: RISE's blur (:func:`rise_blur`, kernel ``blur_kernel``, sigma ``blur_sigma``);
-    ``blur``: a sampled separable Gaussian with reflect padding (:func:`gaussian_blur`).
-    """
-    if substrate == "zero":
-        return torch.zeros_like(inputs)
-    if substrate == "rise_blur":
-        return rise_blur(inputs, int(blur_kernel), float(blur_sigma))
-    if substrate == "blur":
-        return gaussian_blur(inputs, blur_kernel, blur_sigma)
-    if substrate == "mean":
-        return inputs.mean(dim=(-2, -1), keepdim=True).expand_as(inputs).clone()
-    if substrate == "uniform":
-        gen = torch.Generator(device=inputs.device).manual_seed(int(seed))
-        lo, hi = inputs.amin().item(), inputs.amax().item()
-        return torch.rand(inputs.shape, generator=gen, device=inputs.device, dtype=inputs.dtype) * (hi - lo) + lo
-    raise ValueError(f"unknown substrate {substrate!r}")
 
 
 def default_steps(inputs: torch.Tensor) -> int:

@@ -9,8 +9,8 @@ from typing import Any
 
 import torch
 
-from ..methods.base import attribute, input_gradient
-from .base import CellContext, MetricOutput, register
+from ..methods.base import input_gradient
+from .base import Attributor, method_attributor, register_metric
 
 
 def _sync(device: torch.device) -> None:
@@ -34,19 +34,22 @@ def median_time(fn: Callable[[], Any], device: torch.device, repeats: int, warmu
 
 
 def timing(model, inputs, target, attributions=None, *, method: str = "saliency",
-           method_params: dict | None = None, repeats: int = 3, warmup: int = 1) -> dict[str, float]:
+           method_params: dict | None = None, repeats: int = 3, warmup: int = 1,
+           attributor: Attributor | None = None) -> dict[str, float]:
     """Time ``method`` on this batch.
 
     Returns seconds per image of the attribution, seconds per image of one forward + backward
     to the input (the limit for single-pass methods), their ratio, and the peak CUDA memory in MiB
-    during the attribution (CUDA only; absent on CPU).
+    during the attribution (CUDA only; absent on CPU).  ``attributor`` ``(inputs, target) ->
+    attributions`` replaces ``method``/``method_params`` (the harness passes the unit's method with
+    its context, e.g. Expected Gradients' references).
     """
     device = inputs.device
-    params = dict(method_params or {})
+    attr_fn = attributor or method_attributor(model, method, method_params)
     n = inputs.shape[0]
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
-    t_attr = median_time(lambda: attribute(model, inputs, target, method, **params), device, repeats, warmup)
+    t_attr = median_time(lambda: attr_fn(inputs, target), device, repeats, warmup)
     peak = torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else None
     t_lim = median_time(lambda: input_gradient(model, inputs, target), device, repeats, warmup)
     out = {"seconds_per_image": t_attr / n, "limit_seconds_per_image": t_lim / n, "ratio_to_limit": t_attr / t_lim}
@@ -55,26 +58,9 @@ def timing(model, inputs, target, attributions=None, *, method: str = "saliency"
     return out
 
 
-def _timing_params(model, inputs, target, attributions=None, *, repeats: int = 3, warmup: int = 1,
-                   batches: int | None = 1) -> None:
-    """Suite parameters of ``timing``: those of :func:`timing` plus ``batches``, the number of leading
-    batches timed per cell (None: every batch).  Speed is a property of the method and the batch
-    shape, not of each sample, so one timed batch is enough and keeps timing off the critical path."""
-
-
-@register("timing", params_from=_timing_params, bounds={"repeats": (1, None), "warmup": (0, None),
-                                                        "batches": (1, None)},
-          description="Seconds per image (median of repeats, synchronised) and ratio to one forward+backward",
-          direction="lower", consumes=("method", "references", "data_info"), units="seconds per image",
-          label="seconds per image")
-def _timing_cell(ctx: CellContext, batches: int | None = 1, **params) -> MetricOutput:
-    if batches is not None and ctx.batch >= batches:
-        return MetricOutput()
-    params_m = {k: v for k, v in ctx.method_params.items()}
-    extra = {}
-    if ctx.references is not None:
-        extra["references"] = ctx.references
-    if ctx.data_info:
-        extra["data_info"] = ctx.data_info
-    res = timing(ctx.model, ctx.inputs, ctx.target, method=ctx.method, method_params={**params_m, **extra}, **params)
-    return MetricOutput(batch_values=res)
+register_metric("timing", timing, first_batches=1,
+                outputs={"seconds_per_image": "batch", "limit_seconds_per_image": "batch", "ratio_to_limit": "batch",
+                         "peak_memory_mib": "batch"},
+                bounds={"repeats": (1, None), "warmup": (0, None)},
+                description="Seconds per image (median of repeats, synchronised) and ratio to one forward+backward",
+                direction="lower", consumes=("method",), units="seconds per image", label="seconds per image")

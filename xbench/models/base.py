@@ -26,7 +26,7 @@ def create(name: str, x: bool | None = None, weights: Any = "default", num_class
     """Build the named model (eval mode). ``weights="default"`` takes the factory's default weights.
 
     ``x=None`` takes the factory's default (False, except for the x-named paper models).  When
-    ``weights`` is a checkpoint written by :func:`xbench.models.train.train_model`, the ``x`` and
+    ``weights`` is a checkpoint written by :func:`xbench.models.recipes.train_model`, the ``x`` and
     model parameters it was trained with fill in whatever the caller did not give, so
     ``create(name, weights=path)`` rebuilds the trained architecture.
     """

@@ -1,4 +1,5 @@
-"""A small, deterministic classifier training loop used for the embedded models and ``xbench train``."""
+"""The training loop: a small, deterministic classifier trainer used for the embedded models and ``xbench train``
+(whose per-dataset recipes are :mod:`xbench.models.recipes`)."""
 
 from __future__ import annotations
 

@@ -62,7 +62,9 @@ def logit_path_plots(run_dir: Path, df: pd.DataFrame, out_dir: Path) -> list[Pat
         for r, ls in ((0.9, "--"), (0.95, ":")):
             ax.axhline(r, color="k", ls=ls, lw=1, label=f"r = {r}")
         gi = info[info["model"] == model]
-        a = gi[[_split_ratio(p)[0] == 0.9 for p in gi["method_params"]]].drop_duplicates("sample")["value"]
+        # a boolean Series, not a list: an empty list would select columns (no Split IG unit: no alpha_star rows)
+        r09 = gi["method_params"].map(lambda p: _split_ratio(p)[0] == 0.9).astype(bool)
+        a = gi[r09].drop_duplicates("sample")["value"]
         fig_b = paper_figures()["split_ig"]["saturation"]
         ax.axvline(fig_b["mean_alpha_star"], color="grey", lw=1, ls="-.",
                    label=f"paper's mean a* {fig_b['mean_alpha_star']} (ResNet-18)")

@@ -1,4 +1,4 @@
-"""Training with attribution priors: paper A §4.3's protocol, run as resumable parallel repetitions.
+"""The priors pipeline (``xbench train-prior``): paper A §4.3's protocol, run as resumable parallel repetitions.
 
 A repetition draws its own train / validation / test split, then trains every method unit at every
 lambda (full batch, Adam), keeping the epoch with the best validation score (ROC-AUC for tabular
@@ -13,7 +13,6 @@ import copy
 import io
 import math
 import os
-import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -28,9 +27,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import XBenchError
-from ..provenance import git_commit, now, stable_seed, versions
+from ..manifest import write_manifest
+from ..provenance import stable_seed
 from ..results import to_json
-from ..rundir import RunDir, check_out_path
+from ..rundir import DEFAULT_OUT, RunDir, check_out_path
 from .attributions import PRIOR_METHODS, prior_attribution, require_bias_free
 from .penalties import PENALTIES, total_variation
 from .suite import MethodUnit, PriorSuite, load_prior_suite
@@ -344,7 +344,7 @@ def run_priors(suite_path_or_name: str | Path | PriorSuite, out_dir: str | Path 
     in this process.
     """
     suite = suite_path_or_name if isinstance(suite_path_or_name, PriorSuite) else load_prior_suite(suite_path_or_name)
-    out = Path(out_dir) if out_dir is not None else Path("runs") / suite.name
+    out = Path(out_dir) if out_dir is not None else DEFAULT_OUT / suite.name
     check_out_path(out)
     rd = RunDir(out)
     rd.open(suite.to_dict(), resume)  # claim, lock, clean (or check the stamp on resume), count the invocation
@@ -353,22 +353,6 @@ def run_priors(suite_path_or_name: str | Path | PriorSuite, out_dir: str | Path 
     finally:
         rd.unlock()
     return out
-
-
-def _rep_done(rd: RunDir, suite: PriorSuite, rep: int, resume: bool) -> bool:
-    """Whether repetition ``rep``'s part exists, verifies and comes from this suite (else it is recomputed)."""
-    path = part_path(rd.path, rep)
-    if not resume or not path.exists():
-        return False
-    problem, changed = rd.part_problem(path, rep_settings(suite, rep))
-    if changed:
-        raise XBenchError(f"--resume: {path.relative_to(rd.path)} was computed with other settings "
-                          f"({'; '.join(changed[:3])}); rerun without --resume to start over, or use --out")
-    if problem:
-        print(f"xbench: {path.relative_to(rd.path)}: {problem}; recomputing it", file=sys.stderr, flush=True)
-        path.unlink()
-        return False
-    return True
 
 
 def _run_priors(suite: PriorSuite, rd: RunDir, resume: bool, progress: bool, workers: int | None) -> None:
@@ -381,7 +365,7 @@ def _run_priors(suite: PriorSuite, rd: RunDir, resume: bool, progress: bool, wor
     n_workers = workers or suite.workers or default_workers()
     threads = max(1, (os.cpu_count() or 1) // n_workers)
     reps = suite.protocol["repetitions"]
-    todo = [r for r in range(reps) if not _rep_done(rd, suite, r, resume)]
+    todo = [r for r in range(reps) if not rd.part_done(part_path(out, r), rep_settings(suite, r), resume)]
     bar = tqdm(total=reps, initial=reps - len(todo), desc=f"{suite.name} | repetitions", unit="rep",
                disable=not progress, dynamic_ncols=True)
     t_reps = time.perf_counter()
@@ -415,23 +399,14 @@ def _run_priors(suite: PriorSuite, rd: RunDir, resume: bool, progress: bool, wor
         torch.set_num_threads(old_threads)
     timing_seconds = time.perf_counter() - t_timing
 
-    frames = [rd.read_part(part_path(out, r), _read_csv) for r in range(reps) if part_path(out, r).exists()]
-    rd.write_csv(out / "results.csv", pd.concat(frames, ignore_index=True))
-    manifest = {
-        "suite": suite.to_dict(), "suite_hash": rd.stamp["settings_hash"], "source": suite.source,
-        "versions": versions(), "git_commit": git_commit(),
-        "device": "cpu", "cpu_count": os.cpu_count(), "workers": n_workers, "threads_per_worker": threads,
-        "started": rd.stamp["started"], "finished": now(),
-        "invocations": rd.stamp["invocations"], "repetitions_run_this_invocation": len(todo),
-        "wall_seconds_this_invocation": round(time.perf_counter() - started, 2),
-        "repetition_seconds_this_invocation": round(reps_seconds, 2),
-        "timing_seconds_this_invocation": round(timing_seconds, 2),
-        "methods": {u.label: PRIOR_METHODS[u.name].description for u in suite.units()},
-    }
-    rd.write_json(out / "manifest.json", manifest)
-    before = rd.snapshot()
-    summary = make_prior_report(out)
-    rd.track_new_files(before)
+    rd.merge([part_path(out, r) for r in range(reps)], _read_csv)
+    write_manifest(rd, suite.to_dict(), time.perf_counter() - started, source=suite.source, device="cpu",
+                   cpu_count=os.cpu_count(), workers=n_workers, threads_per_worker=threads,
+                   repetitions_run_this_invocation=len(todo),
+                   repetition_seconds_this_invocation=round(reps_seconds, 2),
+                   timing_seconds_this_invocation=round(timing_seconds, 2),
+                   methods={u.label: PRIOR_METHODS[u.name].description for u in suite.units()})
+    summary = rd.journaled(lambda: make_prior_report(out))
     rd.finish()
     if progress:
         print(summary)

@@ -9,7 +9,7 @@ import torch
 
 import xbench.models as M
 from xbench.models.checkpoints import checkpoint_config
-from xbench.models.train import RECIPES, train_model
+from xbench.models.recipes import RECIPES, train_model
 
 
 def test_train_mlp_breast_cancer_and_load_by_path(tmp_path):
@@ -57,7 +57,7 @@ def test_every_recipe_documented():
     """The module docstring's table states every recipe as RECIPES holds it (a wrong row fails)."""
     import re
 
-    import xbench.models.train as T
+    import xbench.models.recipes as T
 
     rows: dict[str, tuple[str, str]] = {}
     name = None

@@ -1,4 +1,6 @@
-"""``train_model``: what ``python -m xbench train MODEL --data NAME [--x] [--epochs N] [--out FILE]`` runs.
+"""The ``xbench train`` recipes: one :class:`~xbench.models.training.TrainRecipe` per dataset, and
+``train_model``, what ``python -m xbench train MODEL --data NAME [--x] [--epochs N] [--out FILE]`` runs
+(the loop itself is :mod:`xbench.models.training`; attribution-prior runs are :mod:`xbench.priors.run`).
 
 Recipes (Adam, cross-entropy, cosine decay; the same for the regular and the X-variant, because
 with standardised inputs the bias-free networks train as fast — see the accuracies in the tests):

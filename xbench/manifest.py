@@ -1,0 +1,45 @@
+"""A run's ``manifest.json``: what produced its results, for ``xbench run`` and ``xbench train-prior`` alike.
+
+The common part (resolved suite and its hash, versions, git commit, start and finish times, invocation
+count, wall time) comes from the run directory's stamp and :mod:`xbench.provenance`; each pipeline adds
+its own fields (device, workers, cell times, ...).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from .provenance import git_commit, now, versions
+from .rundir import RunDir
+
+TIMES_GLOB = "times.rank*.json"
+
+
+def manifest(rd: RunDir, settings: dict[str, Any], wall: float, **fields: Any) -> dict[str, Any]:
+    """The manifest of the run in ``rd`` (opened with ``settings``): common fields, then ``fields``.
+
+    ``wall``: seconds this invocation took; ``invocations`` counts every start, killed ones too."""
+    stamp = rd.stamp
+    return {
+        "suite": settings, "suite_hash": stamp.get("settings_hash"), "versions": versions(),
+        "git_commit": git_commit(), "started": stamp.get("started"), "finished": now(),
+        "invocations": stamp.get("invocations", 1), "wall_seconds_this_invocation": round(wall, 3), **fields,
+    }
+
+
+def write_manifest(rd: RunDir, settings: dict[str, Any], wall: float, **fields: Any) -> dict[str, Any]:
+    """Write :func:`manifest` to ``manifest.json`` in the run directory (atomic); returns it."""
+    out = manifest(rd, settings, wall, **fields)
+    rd.write_json(rd.path / "manifest.json", out)
+    return out
+
+
+def cell_seconds(parts: Path) -> dict[str, float]:
+    """Seconds per cell key summed over the ranks' ``times.rank<r>.json`` files in ``parts`` (4 decimals)."""
+    times: dict[str, float] = {}
+    for f in sorted(Path(parts).glob(TIMES_GLOB)):
+        for k, v in json.loads(f.read_text()).items():
+            times[k] = times.get(k, 0.0) + v
+    return {k: round(v, 4) for k, v in times.items()}
