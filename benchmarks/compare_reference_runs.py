@@ -11,8 +11,9 @@ or the installed xbench) into ``<scratch>/<suite>``, never into ``results/``.  T
 every column except timing: the rows of the ``timing`` metric and the wall-clock columns of prior runs
 (``step_ms``, ``train_seconds``).  A column present on one side only is listed, not compared (e.g.
 ``metric_name``, added after some reference runs were made).  Prints one Markdown table; exit code 1 if a
-compared value differs.  Suites left out by default: the photo suites, which need photographs that are not
-in the repository and take half an hour each (``--suites`` can still name them).  ``--against DIR`` compares
+compared value differs.  Suites left out by default: the photo suites, which take 1-8 min each on 2 cores and
+whose Guided IG rows depend on the torch thread count (its feature selection turns on exact ties that
+a different summation order breaks differently); ``--suites`` can still name them.  ``--against DIR`` compares
 with runs in ``DIR/<suite>`` instead of the committed ones: regenerate with the code before a change into
 one folder and after it into another to see that change's effect alone, apart from any older drift of a
 committed run.

@@ -4,9 +4,10 @@ Why: glibc's malloc serves every block above ``M_MMAP_THRESHOLD`` (128 KiB, rais
 32 MiB) with a fresh ``mmap`` and unmaps it on ``free``, and it returns the heap's free top to the OS past
 ``M_TRIM_THRESHOLD``.  A CNN's forward (+ backward) on a chunk of 224-px images allocates and frees
 activations of tens of MB each, so every chunk maps, zero-fills (one page fault per 4 KiB) and unmaps
-gigabytes.  Measured on the 2-core development machine with EfficientNet-Lite0: forward+backward at
-batch 32, 52 -> 23 ms per image (the kernel's time had equalled the user time); RISE deletion (224 steps,
-2 photos, chunks of 75), 16.4 -> 9.4 s.  See ``benchmarks/README.md``.  PyTorch's CPU performance guide
+gigabytes.  Measured on the 2-core development machine with EfficientNet-Lite0, forward+backward at
+batch 32: 50-53 -> 23-28 ms per image in two runs (the kernel's time had equalled the user time), peak
+resident memory 2,647 -> 2,768 MiB; RISE deletion (224 steps, 2 photos, chunks of 75): 16.4 -> 9.4 s.
+See ``benchmarks/README.md``.  PyTorch's CPU performance guide
 reaches the same end by preloading jemalloc or tcmalloc; two ``mallopt`` calls do it without a preload.
 
 The tuning changes no number that is computed, only where freed memory goes.  It is process-wide, so

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import torch
 import torch.nn.functional as F
@@ -125,11 +125,12 @@ MEAN_IS = {"baseline": "dataset_mean", "substrate": "image_mean"}
 BASELINES = ("zero", "black", "blur", "uniform", "mean", "rise_blur", "dataset_mean", "image_mean")
 """Names a method's ``baseline`` accepts (besides a number or a tensor)."""
 
-SUBSTRATE_NAMES = ("zero", "rise_blur", "blur", "mean", "uniform", "image_mean")
-"""Names a perturbation metric's ``substrate`` accepts: those that need nothing but the inputs."""
-
 Substrate = Literal["zero", "rise_blur", "blur", "mean", "uniform", "image_mean"]
-"""The type of a metric's ``substrate`` parameter (its schema's allowed values: :data:`SUBSTRATE_NAMES`)."""
+"""The type of a metric's ``substrate`` parameter: the substrates that need nothing but the inputs."""
+
+SUBSTRATE_NAMES: tuple[str, ...] = get_args(Substrate)
+"""Names a perturbation metric's ``substrate`` accepts (read from :data:`Substrate`, so the schema and
+:func:`make` cannot disagree)."""
 
 
 def make(inputs: torch.Tensor, name: Any, *, where: str = "baseline", data_info: dict | None = None, seed: int = 0,
