@@ -150,6 +150,24 @@ def needs_hooks(params: dict[str, Any]) -> bool:
     return name in _HOOKED or name.startswith("Layer") or name == "InternalInfluence"
 
 
+_COMPLETE = ("IntegratedGradients", "DeepLift", "DeepLiftShap", "GradientShap")
+
+
+def captum_completeness(params: dict[str, Any]) -> bool:
+    """Whether the class claims sum(A) = F(x) - F(x') on the input (GradientShap/DeepLiftShap in expectation);
+    Shapley sampling, KernelShap, Lime, FeaturePermutation, gradients and layer maps make no such claim here."""
+    return (params.get("cls") or params.get("class")) in _COMPLETE
+
+
+def _fits(model: nn.Module, data_info: dict[str, Any], params: dict[str, Any]) -> str | None:
+    """A named ``layer`` must exist and its forward hook must fire on one dry input."""
+    from .captum_methods import layer_fires
+
+    if params.get("layer") is None:
+        return None
+    return layer_fires(model, params["layer"], data_info)
+
+
 def _layer_module(model: nn.Module, inputs: torch.Tensor, layer: str | None, where: str) -> nn.Module:
     """The named layer, or Grad-CAM's default (:func:`cam_layer`: the rectified output of the last conv block)."""
     return find_layer(model, cam_layer(model, inputs, where) if layer is None else layer, where)[1]
@@ -180,10 +198,11 @@ def feature_grid_mask(inputs: torch.Tensor, grid: int) -> torch.Tensor:
     return (torch.arange(inputs[0].numel(), device=inputs.device) // grid).view(1, *inputs.shape[1:])
 
 
-@register("captum", description="Any Captum attribution class (class: DeepLift, Lime, LayerGradCam, NoiseTunnel, ...)",
+@register("captum", inputs="any", completeness=lambda p: captum_completeness(p),
+          description="Any Captum attribution class (class: DeepLift, Lime, LayerGradCam, NoiseTunnel, ...)",
           paper="Kokhlikyan et al. 2020 (Captum)", passes=None, check=check_params, aliases={"class": "cls"},
           needs=("data_info", "references"), path_start=lambda x, p, info: _path_start(x, p, info),
-          needs_hooks=lambda p: needs_hooks(p), example={"cls": "IntegratedGradients", "params": {"n_steps": 8}},
+          needs_hooks=lambda p: needs_hooks(p), fits=_fits, example={"cls": "IntegratedGradients", "params": {"n_steps": 8}},
           bounds={"feature_grid": (1, 4096), "max_batch": (1, None)})
 def captum_attribution(model, inputs, target, *, cls: str, layer: str | None = None, init: dict | None = None,
                        params: dict | None = None, baselines: Any = None, feature_grid: int | None = None,

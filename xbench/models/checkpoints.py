@@ -11,6 +11,12 @@ from torch import nn
 from ..errors import DataNotFoundError
 
 _STATE_KEYS = ("state_dict", "model", "model_state_dict")
+CHECKPOINT_SUFFIXES = (".pt", ".pth", ".tar", ".ckpt", ".bin")
+
+
+def is_checkpoint_path(weights: str) -> bool:
+    """True when ``weights`` names a file rather than weights the factory knows by name."""
+    return "/" in weights or "\\" in weights or weights.startswith("~") or weights.endswith(CHECKPOINT_SUFFIXES)
 
 
 def _read(path: str | Path) -> tuple[Path, Any]:

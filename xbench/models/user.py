@@ -81,6 +81,20 @@ class Exported(nn.Module):
         return self.program(x)
 
 
+def unhookable(model: nn.Module) -> str | None:
+    """Why forward/backward hooks on ``model``'s modules would not see its computation (None when they would).
+
+    A TorchScript module refuses Python hooks; a ``torch.export`` program runs its graph as functions, so
+    it has no ``nn.ReLU`` (or other layer) modules for DeepLift, Guided Backprop or a layer method to hook:
+    those methods would silently fall back to plain gradients."""
+    for m in model.modules():
+        if isinstance(m, torch.jit.ScriptModule):
+            return "it is a TorchScript model, whose modules cannot be hooked"
+        if isinstance(m, (Exported, torch.fx.GraphModule)):
+            return "it is a torch.export program, whose layers run as graph functions, not hookable modules"
+    return None
+
+
 def load_archive(path: str | Path) -> nn.Module:
     """A TorchScript archive (``torch.jit.save``) or a ``torch.export`` program (``torch.export.save``), on CPU."""
     p = Path(path).expanduser()

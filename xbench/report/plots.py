@@ -12,6 +12,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import torch  # noqa: E402
 
+from ..registry import data_kind  # noqa: E402
 from ..results import safe_name, with_metric_name  # noqa: E402
 from .meta import arrow, x_axis, y_axis  # noqa: E402
 
@@ -99,6 +100,9 @@ def heatmap_grids(run_dir: Path, out_dir: Path) -> list[Path]:
         k = inputs.shape[0]
         if k == 0:
             continue
+        if data_kind(inputs.shape[1:]) != "image":  # tabular: signed bars per feature, not an image
+            paths.append(_feature_bars(run_dir, model_dir.name, previews, names, out_dir))
+            continue
         fig, axes = plt.subplots(k, len(names) + 1, figsize=(1.9 * (len(names) + 1), 1.9 * k), squeeze=False)
         for i in range(k):
             img = inputs[i]
@@ -121,6 +125,29 @@ def heatmap_grids(run_dir: Path, out_dir: Path) -> list[Path]:
         p = save(fig, out_dir / f"heatmaps_{model_dir.name}.png")
         paths.append(p)
     return paths
+
+
+def _feature_bars(run_dir: Path, model: str, previews: dict, names: list[str], out_dir: Path) -> Path:
+    """Tabular previews: rows = samples, columns = methods, one signed bar per feature (flattened order),
+    each panel on its own scale as the image heatmaps are."""
+    k = previews[names[0]]["inputs"].shape[0]
+    fig, axes = plt.subplots(k, len(names), figsize=(2.6 * len(names), 1.6 * k), squeeze=False)
+    for i in range(k):
+        for j, n in enumerate(names):
+            a = previews[n]["attributions"][i].flatten().float()
+            vmax = robust_max(a)
+            axes[i, j].bar(range(a.numel()), a.clamp(-vmax, vmax).numpy(), width=0.9,
+                           color=["tab:red" if v >= 0 else "tab:blue" for v in a.tolist()])
+            axes[i, j].set_ylim(-vmax, vmax)
+            axes[i, j].axhline(0, color="black", lw=0.5)
+    for j, n in enumerate(names):
+        axes[0, j].set_title(_label(run_dir, model, n), fontsize=8)
+    for ax in axes.flat:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.suptitle(f"{model}: attribution per feature (red +, blue -; each panel scaled by its own ±99th "
+                 "percentile of |A|)", fontsize=10)
+    return save(fig, out_dir / f"features_{model}.png")
 
 
 def _labels(run_dir: Path) -> dict[tuple[str, str], str]:

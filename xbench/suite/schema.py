@@ -408,7 +408,7 @@ def _models(raw: dict, models_registry: Registry, p: _Problems) -> list[ModelSpe
     With a checkpoint path for ``weights``, ``x`` and ``num_classes`` left out stay None here:
     the checkpoint's own config decides them in preflight (it reads the file; validation does not).
     """
-    from ..preflight import is_checkpoint_path
+    from ..models.checkpoints import is_checkpoint_path
 
     models: list[ModelSpec] = []
     for where, mname, rest, entry in _registered(raw, "models", models_registry, p):
