@@ -74,6 +74,7 @@ def evaluate(model: nn.Module | str | dict, data: Any, methods: list[str | dict]
     """
     from .data import DATASETS
     from .models import MODELS, is_homogeneous
+    from .registry import INPUT_KINDS
     from .results import read_results
     from .runner import run_suite
     from .suite import parse_suite
@@ -102,7 +103,8 @@ def evaluate(model: nn.Module | str | dict, data: Any, methods: list[str | dict]
             def dataset(*, split: str = "test"):
                 return xds
 
-            stack.enter_context(_temporary(DATASETS, uid, dataset))
+            kind = xds.info.get("kind")
+            stack.enter_context(_temporary(DATASETS, uid, dataset, kind=kind if kind in INPUT_KINDS else None))
             data_spec = {"name": uid, "references": "test"}
             n_samples = n_samples or len(xds)
         if n_samples is not None:

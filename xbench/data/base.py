@@ -19,10 +19,11 @@ def _dataset_contract(name: str, fn: Any, specs: dict, meta: dict[str, Any]) -> 
     """What every built-in dataset declares at ``register(...)``: its ``kind`` (``image`` [C, H, W] or
     ``tabular`` [F]) and whether it has ground-truth ``masks``.  Shape and classes vary with the parameters
     (``size``), so the split itself reports them in ``info`` (``input_shape``, ``num_classes``); a dataset
-    registered without ``kind`` (a plugin, :func:`xbench.evaluate`'s data) gets it from its input shape."""
+    registered without ``kind`` (a plugin) or with ``kind=None`` (:func:`xbench.evaluate`'s data) gets it from
+    its input shape."""
     if "kind" not in meta and str(getattr(fn, "__module__", "")).startswith("xbench."):
         raise ValueError(f"dataset '{name}' must declare kind= ('image' or 'tabular') at register(...)")
-    if "kind" in meta and meta["kind"] not in INPUT_KINDS:
+    if meta.get("kind") is not None and meta["kind"] not in INPUT_KINDS:
         raise ValueError(f"dataset '{name}': kind={meta['kind']!r}; give one of {', '.join(INPUT_KINDS)}")
     meta.setdefault("masks", False)
     return meta

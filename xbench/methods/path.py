@@ -175,7 +175,7 @@ def integrated_gradients(model, inputs, target, *, n_steps: int = 50, method: Ru
 
 
 
-@register("split_ig", inputs="any", completeness=True,
+@register("split_ig", inputs="any", completeness=lambda p: p.get("part", "left") == "full",  # Left, Right: parts
           description="Split IG (Miglani et al. 2020): IG split where the logit reaches a ratio r of its change",
           paper="Miglani, Kokhlikyan, Alsallakh, Martin, Reblitz-Richardson 2020",
           passes="n_steps forward/backward + 1 forward, shared by the family (share_pass=false: + n_steps forward)",

@@ -13,7 +13,32 @@ from ..metrics import METRICS
 from ..metrics.base import arrow, stat_direction
 from ..results import with_metric_name
 
-__all__ = ["arrow", "labels_of", "metric_names", "stat_direction", "x_axis", "y_axis"]
+__all__ = ["applies", "arrow", "labels_of", "metric_names", "stat_direction", "x_axis", "y_axis"]
+
+CLAIMED_BY_METHOD = {"completeness": "completeness"}
+"""Metrics that test a property only some methods claim: metric name -> the method's declaration that says so."""
+
+
+def applies(metric_name: str, method_params_json: str) -> bool:
+    """Whether ``metric_name`` applies to the method of a result row (``method_params`` JSON, with its
+    ``name``): False for completeness of a method that declared no completeness claim.  True where the
+    row names no registered method (the model-only rows, an unloaded plugin)."""
+    import json
+
+    from ..methods import METHODS
+    from ..methods.base import declared
+
+    claim = CLAIMED_BY_METHOD.get(metric_name)
+    if claim is None:
+        return True
+    try:
+        params = json.loads(method_params_json or "{}")
+    except (TypeError, ValueError):
+        return True
+    name = params.pop("name", None) if isinstance(params, dict) else None
+    if name not in METHODS:
+        return True
+    return declared(name, claim, params)
 
 
 def metric_names(df: pd.DataFrame) -> pd.Series:
