@@ -17,6 +17,28 @@ from .rundir import RunDir
 TIMES_GLOB = "times.rank*.json"
 
 
+def hash_file(path: str | Path, chunk: int = 1 << 20) -> str:
+    """SHA-256 (hex) of the file at ``path``, read in 1 MiB chunks (a model file may be gigabytes)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(Path(path).expanduser(), "rb") as f:
+        for block in iter(lambda: f.read(chunk), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def model_files(models: list[Any]) -> dict[str, dict[str, str]]:
+    """``{"models[i].path": {"path", "sha256"}}`` for every user model file a suite names (a ``file`` model's
+    archive, a ``python`` model's ``weights``): the run records what it evaluated, not only where it was."""
+    out: dict[str, dict[str, str]] = {}
+    for i, m in enumerate(models):
+        for key, value in (("path", m.params.get("path")), ("weights", m.weights if m.name == "python" else None)):
+            if isinstance(value, str) and Path(value).expanduser().is_file():
+                out[f"models[{i}].{key}"] = {"path": value, "sha256": hash_file(value)}
+    return out
+
+
 def manifest(rd: RunDir, settings: dict[str, Any], wall: float, **fields: Any) -> dict[str, Any]:
     """The manifest of the run in ``rd`` (opened with ``settings``): common fields, then ``fields``.
 

@@ -24,7 +24,7 @@ import torch
 from . import allocator, batching, precision
 from .distributed import barrier, dist_info, gather_files, process_group, resolve_device
 from .executor import Executor
-from .manifest import cell_seconds, write_manifest
+from .manifest import cell_seconds, model_files, write_manifest
 from .plan import (
     INFO,
     MODEL_ONLY,
@@ -160,7 +160,8 @@ def run_suite(suite: Suite, out_dir: str | Path | None = None, *, resume: bool =
                        device=str(run.device), device_name=device_name(run.device), world_size=run.world,
                        command=" ".join(sys.argv), resumed=resume or run.dir.stamp.get("invocations", 1) > 1,
                        cell_seconds_this_invocation=cell_seconds(out / "parts"), skipped_pairs=suite.skipped,
-                       rows=len(df), plugins=plugins_loaded(), speed=run.speed.recorded(),
+                       rows=len(df), plugins=plugins_loaded(), model_files=model_files(suite.models),
+                       speed=run.speed.recorded(),
                        autocast_errors=run.executor.amp_errors, cpu_allocator=run.allocator)  # speed
         if report:
             from .report import make_report

@@ -33,7 +33,8 @@ def digits_split_indices(n: int) -> tuple[np.ndarray, np.ndarray]:
     return perm[n_test:], perm[:n_test]
 
 
-@DATASETS.register("digits", kind="image", description="scikit-learn handwritten digits (1,797 real images) at 32x32, offline",
+@DATASETS.register("digits", kind="image",
+                   description="scikit-learn handwritten digits (1,797 real images) at 32x32, offline",
                    bounds={"size": (8, 512)})
 def digits(*, split: Literal["train", "test", "all"] = "test", size: int = 32) -> XDataset:
     """Digits resized to ``size`` x ``size`` and normalised with the train split's mean/std."""

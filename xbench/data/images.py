@@ -66,7 +66,8 @@ def _global_classes(root: Path, folder_classes: list[str], synsets: str | None) 
     return folder_classes, "folder names" if len(folder_classes) != 1000 else "torchvision (1000 sorted wnids)"
 
 
-@DATASETS.register("imagenet", kind="image", description="ImageNet val (or any ImageFolder tree): resize, center crop, normalise",
+@DATASETS.register("imagenet", kind="image",
+                   description="ImageNet val (or any ImageFolder tree): resize, center crop, normalise",
                    bounds={"size": (16, 1024), "resize": (16, 2048)})
 def imagenet(*, split: Literal["val", "train", "test"] = "val", root: str | None = None, size: int = 224,
              resize: int | None = None, synsets: str | None = None) -> XDataset:

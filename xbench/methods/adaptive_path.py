@@ -73,8 +73,8 @@ def _guided_ig_images(model: torch.nn.Module, inputs: torch.Tensor, base: torch.
     return attr.view_as(inputs)
 
 
-@register("guided_ig", inputs="any", completeness=True, description="Guided IG (Kapishnikov et al. 2021): adaptive path, low-gradient features first",
-          paper="Kapishnikov, Venugopalan, Avci, Wedin, Terry, Bolukbasi 2021", passes="n_steps",
+@register("guided_ig", inputs="any", completeness=True,
+          description="Guided IG (Kapishnikov et al. 2021): adaptive path, low-gradient features first",
           path_start=FROM_BASELINE,
           bounds={"n_steps": (1, 100000), "fraction": (0.0, 1.0), "max_dist": (0.0, 1.0), "max_batch": (1, None)})
 def guided_ig(model, inputs, target, *, n_steps: int = 200, fraction: float = 0.25, max_dist: float = 0.02,
@@ -149,8 +149,8 @@ def slope_samples(logits: torch.Tensor, n_samples: int) -> tuple[torch.Tensor, t
     return lo + (offset + 0.5) / c * width, width / c
 
 
-@register("idg", inputs="any", completeness=False, description="Integrated Decision Gradients (Walker et al. 2023): slope-weighted, adaptive IG",
-          paper="Walker, Jha, Chen, Ewetz 2023", passes="n_steps / 2 forward + n_steps forward/backward",
+@register("idg", inputs="any", completeness=False,
+          description="Integrated Decision Gradients (Walker et al. 2023): slope-weighted, adaptive IG",
           path_start=FROM_BASELINE,
           bounds={"n_steps": (2, 100000), "max_batch": (1, None)})
 def idg(model, inputs, target, *, n_steps: int = 50, baseline: Any = "zero", max_batch: int = DEFAULT_MAX_BATCH,
@@ -288,8 +288,9 @@ def _blur_ig_start(inputs: torch.Tensor, params: dict, data_info: dict | None = 
     return blurred_start(inputs, params.get("max_sigma", 50.0), params.get("border", "zero"))
 
 
-@register("blur_ig", inputs="image", completeness=True, description="Blur IG (Xu et al. 2020): IG along a Gaussian scale-space path from blurred to image",
-          paper="Xu, Venugopalan, Sundararajan 2020", passes="n_steps", path_start=_blur_ig_start,
+@register("blur_ig", inputs="image", completeness=True,
+          description="Blur IG (Xu et al. 2020): IG along a Gaussian scale-space path from blurred to image",
+          path_start=_blur_ig_start,
           bounds={"max_sigma": (0.0, None), "n_steps": (1, 100000), "max_batch": (1, None)})
 def blur_ig(model, inputs, target, *, max_sigma: float = 50.0, n_steps: int = 100, method: Rule = "riemann_left",
             border: Border = "zero", max_batch: int = DEFAULT_MAX_BATCH):

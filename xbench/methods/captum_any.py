@@ -200,9 +200,10 @@ def feature_grid_mask(inputs: torch.Tensor, grid: int) -> torch.Tensor:
 
 @register("captum", inputs="any", completeness=lambda p: captum_completeness(p),
           description="Any Captum attribution class (class: DeepLift, Lime, LayerGradCam, NoiseTunnel, ...)",
-          paper="Kokhlikyan et al. 2020 (Captum)", passes=None, check=check_params, aliases={"class": "cls"},
+          check=check_params, aliases={"class": "cls"},
           needs=("data_info", "references"), path_start=lambda x, p, info: _path_start(x, p, info),
-          needs_hooks=lambda p: needs_hooks(p), fits=_fits, example={"cls": "IntegratedGradients", "params": {"n_steps": 8}},
+          needs_hooks=lambda p: needs_hooks(p), fits=_fits,
+          example={"cls": "IntegratedGradients", "params": {"n_steps": 8}},
           bounds={"feature_grid": (1, 4096), "max_batch": (1, None)})
 def captum_attribution(model, inputs, target, *, cls: str, layer: str | None = None, init: dict | None = None,
                        params: dict | None = None, baselines: Any = None, feature_grid: int | None = None,

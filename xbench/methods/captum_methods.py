@@ -56,8 +56,9 @@ def by_images(fn: Callable[[int, int], torch.Tensor], n: int, images_per_call: i
         return map_chunks(fn, n, max(1, images_per_call)).detach()
 
 
-@register("smoothgrad", inputs="any", completeness=False, description="SmoothGrad (Smilkov et al. 2017): gradients averaged over noisy copies (Captum)",
-          paper="Smilkov, Thorat, Kim, Viegas, Wattenberg 2017", passes="n_samples", path_start=None,
+@register("smoothgrad", inputs="any", completeness=False,
+          description="SmoothGrad (Smilkov et al. 2017): gradients averaged over noisy copies (Captum)",
+          path_start=None,
           bounds={"n_samples": (1, 100000), "stdev": (0.0, None), "max_batch": (1, None)})
 def smoothgrad(model, inputs, target, *, n_samples: int = 50, stdev: float = 0.5,
                kind: Literal["smoothgrad", "smoothgrad_sq", "vargrad"] = "smoothgrad", abs: bool = False,
@@ -83,8 +84,9 @@ def smoothgrad(model, inputs, target, *, n_samples: int = 50, stdev: float = 0.5
         return by_images(run, inputs.shape[0], images)
 
 
-@register("gradient_shap", inputs="any", completeness=True, description="GradientSHAP (Lundberg & Lee 2017; Captum): EG with input noise",
-          paper="Lundberg, Lee 2017", passes="n_samples", path_start=None,  # a distribution of starts
+@register("gradient_shap", inputs="any", completeness=True,
+          description="GradientSHAP (Lundberg & Lee 2017; Captum): EG with input noise",
+          path_start=None,  # a distribution of starts
           bounds={"n_samples": (1, 100000), "stdev": (0.0, None), "max_batch": (1, None)})
 def gradient_shap(model, inputs, target, *, n_samples: int = 20, stdev: float = 0.0, seed: int = 0,
                   max_batch: int = DEFAULT_MAX_BATCH, references: torch.Tensor | None = None):
@@ -112,8 +114,9 @@ def gradient_shap(model, inputs, target, *, n_samples: int = 20, stdev: float = 
         return by_images(run, inputs.shape[0], max_batch // n_samples)
 
 
-@register("occlusion", inputs="any", completeness=False, data_bounds={"window": "side", "stride": "side"}, description="Occlusion (Zeiler & Fergus 2014; Captum): output drop when a window is replaced",
-          paper="Zeiler, Fergus 2014", passes="number of window positions", path_start=FROM_BASELINE,
+@register("occlusion", inputs="any", completeness=False, data_bounds={"window": "side", "stride": "side"},
+          description="Occlusion (Zeiler & Fergus 2014; Captum): output drop when a window is replaced",
+          path_start=FROM_BASELINE,
           bounds={"window": (1, None), "stride": (1, None), "max_batch": (1, None)})
 def occlusion(model, inputs, target, *, window: int = 8, stride: int = 4, baseline: Any = "zero",
               max_batch: int = DEFAULT_MAX_BATCH, data_info: dict | None = None):
@@ -231,8 +234,9 @@ def cam_layer(model: nn.Module, inputs: torch.Tensor, where: str = "layer") -> s
     return chosen
 
 
-@register("grad_cam", inputs="image", completeness=False, description="Grad-CAM (Selvaraju et al. 2017; Captum), upsampled to the input and over channels",
-          paper="Selvaraju et al. 2017", passes=1, path_start=None, needs_hooks=True, bounds={"max_batch": (1, None)},
+@register("grad_cam", inputs="image", completeness=False,
+          description="Grad-CAM (Selvaraju et al. 2017; Captum), upsampled to the input and over channels",
+          path_start=None, needs_hooks=True, bounds={"max_batch": (1, None)},
           fits=_grad_cam_fits)
 def grad_cam(model, inputs, target, *, layer: str | None = None, relu: bool = True,
              max_batch: int = DEFAULT_MAX_BATCH):
@@ -260,8 +264,8 @@ def grad_cam(model, inputs, target, *, layer: str | None = None, relu: bool = Tr
     return by_images(run, inputs.shape[0], max_batch), {"settings": {"layer": name}}
 
 
-@register("guided_backprop", inputs="any", completeness=False, description="Guided Backpropagation (Springenberg et al. 2015; Captum)",
-          paper="Springenberg, Dosovitskiy, Brox, Riedmiller 2015", passes=1, path_start=None, needs_hooks=True,
+@register("guided_backprop", inputs="any", completeness=False,
+          description="Guided Backpropagation (Springenberg et al. 2015; Captum)", path_start=None, needs_hooks=True,
           bounds={"max_batch": (1, None)})
 def guided_backprop(model, inputs, target, *, max_batch: int = DEFAULT_MAX_BATCH):
     """Gradient with ReLU backward passes that only let positive gradients through (needs nn.ReLU modules)."""

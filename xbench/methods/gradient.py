@@ -34,16 +34,16 @@ def model_state_key(model: torch.nn.Module) -> tuple:
     return tuple((name, id(t), t.data_ptr(), t._version, v) for (name, t), v in zip(tensors, sums))
 
 
-@register("saliency", inputs="any", completeness=False, description="Gradient of the target logit w.r.t. the input (Simonyan et al. 2014)",
-          paper="Simonyan, Vedaldi, Zisserman 2014", passes=1, path_start=None)
+@register("saliency", inputs="any", completeness=False,
+          description="Gradient of the target logit w.r.t. the input (Simonyan et al. 2014)", path_start=None)
 def saliency(model, inputs, target, *, abs: bool = False):
     """Return dF_t/dx (absolute value when ``abs``), shape of ``inputs``."""
     grad, _ = input_gradient(model, inputs, target)
     return grad.abs() if abs else grad
 
 
-@register("input_x_gradient", inputs="any", completeness=False, description="Input x gradient (Shrikumar et al. 2016); equals IG on X-DNNs",
-          paper="Shrikumar et al. 2016", passes=1, path_start="zero")
+@register("input_x_gradient", inputs="any", completeness=False,
+          description="Input x gradient (Shrikumar et al. 2016); equals IG on X-DNNs", path_start="zero")
 def input_x_gradient(model, inputs, target):
     """Return x * dF_t/dx, shape of ``inputs``."""
     grad, _ = input_gradient(model, inputs, target)
@@ -72,8 +72,9 @@ def check_homogeneous(model: torch.nn.Module, inputs: torch.Tensor, tol: float =
     done.add(shape)
 
 
-@register("x_gradient", inputs="any", completeness=True, description="X-Gradient: input x gradient on a homogeneous (bias-free) model = IG, one pass",
-          paper="Hesse, Schaub-Meyer, Roth 2021", passes=1, path_start="zero", requires_homogeneous=True)
+@register("x_gradient", inputs="any", completeness=True,
+          description="X-Gradient: input x gradient on a homogeneous (bias-free) model = IG, one pass",
+          path_start="zero", requires_homogeneous=True)
 def x_gradient(model, inputs, target, *, check: bool = True):
     """Return x * dF_t/dx after checking (once per model state and input shape) that the model is homogeneous."""
     if check:
@@ -82,8 +83,8 @@ def x_gradient(model, inputs, target, *, check: bool = True):
     return inputs * grad
 
 
-@register("random", inputs="any", completeness=False, description="Uniform random attributions in [-1, 1] (seeded): the floor for every metric",
-          paper="baseline", passes=0, path_start=None)
+@register("random", inputs="any", completeness=False,
+          description="Uniform random attributions in [-1, 1] (seeded): the floor for every metric", path_start=None)
 def random_attribution(model, inputs, target, *, seed: int = 0):
     """Return i.i.d. U(-1, 1) values shaped like ``inputs``, generated on their device from ``seed``."""
     gen = torch.Generator(device=inputs.device).manual_seed(int(seed))

@@ -142,8 +142,8 @@ def sensitivity_n(model, inputs, target, attributions, *, ns: list[int] | None =
                   return_curves: bool = False):
     """Sensitivity-n: Pearson correlation per sample and subset size, shape [N, len(ns)].
 
-    Features are pixels (attributions summed over channels), or a tabular input's features.  For each n, ``n_subsets`` random
-    pixel subsets S of size n are set to the baseline (default zeros); the correlation is taken
+    Features are pixels (attributions summed over channels), or a tabular input's features.  For each
+    n, ``n_subsets`` random subsets S of n features are set to the baseline (default zeros); the correlation is taken
     between sum_{i in S} A_i and F(x) - F(x with S removed) (target logit) over the subsets.
     nan where either side is constant (e.g. all-zero attributions).  ``ns`` defaults to
     :func:`default_ns`.  With ``return_curves`` also ``ns`` as a tensor [K] and the same [N, K] values.
@@ -238,7 +238,8 @@ def ig_distance(model, inputs, target, attributions, *, n_steps: int = 128, eps:
                              max_batch=max_batch)["distance"]
 
 
-register_metric("ig_distance", ig_distance_stats, inputs="any", outputs={"distance": "sample", "batch_ratio_of_means": "batch"},
+register_metric("ig_distance", ig_distance_stats, inputs="any",
+                outputs={"distance": "sample", "batch_ratio_of_means": "batch"},
                 bounds={"n_steps": (1, None), "eps": (0.0, None), "max_batch": (1, None)},
                 description="Paper A §4.1: mean|A - IG_128 Gauss-Legendre| / mean|IG| (0 = equals IG)",
                 direction="lower", consumes=("attributions",), units="unitless (mean |A - IG| / mean |IG|)",

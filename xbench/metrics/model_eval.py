@@ -84,7 +84,8 @@ def _truth_setting(ctx, params) -> dict[str, str]:
     return {"truth": "target" if ctx.labels is None else "labels"}
 
 
-register_metric("accuracy", accuracy, inputs="any", settings=_truth_setting, bounds={"topk": (1, None), "max_batch": (1, None)},
+register_metric("accuracy", accuracy, inputs="any",
+                settings=_truth_setting, bounds={"topk": (1, None), "max_batch": (1, None)},
                 description="Top-1 and top-k accuracy of the model on the labels (0/1 per sample)",
                 needs_attributions=False, direction="higher", consumes=("labels",), units="share correct (0-1)",
                 label="accuracy")

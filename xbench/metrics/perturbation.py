@@ -2,8 +2,9 @@
 keep/remove masks (paper A §4.2) and the area between perturbation curves (paper B).
 
 Pixels are ranked by channel-summed attribution (descending; ties broken by pixel index, a
-stable sort).  On tabular inputs [N, F] the units ranked and switched are the features (one feature
-per step by default); blurred substrates are images only and are refused there before any work.  Every (image, curve step) pair is one work item; chunks of items are built on the
+stable sort).  On tabular inputs [N, F] the units ranked and switched are the features (one
+feature per step by default); blurred substrates are images only and are refused there before
+any work.  Every (image, curve step) pair is one work item; chunks of items are built on the
 device from the rank tensor and evaluated in one forward pass each (:mod:`xbench.batching`).
 """
 

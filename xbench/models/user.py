@@ -195,15 +195,3 @@ def dry_forward(model: nn.Module, input_shape: tuple[int, ...], num_classes: int
     if num_classes is not None and out.shape[1] != num_classes:
         raise ParamError(f"{where}.num_classes: the model outputs {out.shape[1]} classes, not {num_classes}")
     return int(out.shape[1])
-
-
-def user_model_settings(params: dict[str, Any]) -> dict[str, Any]:
-    """The settings a result row records for a user model: the file's SHA-256 besides the path."""
-    import hashlib
-
-    out = dict(params)
-    for key in ("path", "weights"):
-        v = params.get(key)
-        if isinstance(v, str) and Path(v).expanduser().is_file():
-            out[f"{key}_sha256"] = hashlib.sha256(Path(v).expanduser().read_bytes()).hexdigest()
-    return out

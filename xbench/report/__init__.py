@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from ..results import atomic_write_text, read_results
+from .meta import legend
 from .paper import paper_tables
 from .plots import contrast_plot, curve_plots, distribution_plots, heatmap_grids, saturation_plots, timing_plot
 from .saturation import logit_path_plots, saturation_tables
@@ -35,8 +36,10 @@ def make_report(run_dir: str | Path) -> str:
     atomic_write_text(run_dir / "summary.csv", summary.to_csv(index=False, float_format="%.9g"))
     disp = summary_display(summary)
     md = markdown_table(disp)
+    key = legend(list(summary.get("metric_name", [])))
     atomic_write_text(run_dir / "summary.md", f"# Summary: {title}\n\nMean ± 95% CI (Student t) over "
-                      "samples (per-batch stats: over batches).\n\n" + md + "\n")
+                      "samples (per-batch stats: over batches).\n\n" + md + "\n\n## Metrics\n\n"
+                      + markdown_table(key) + "\n")
     atomic_write_text(run_dir / "tables" / "summary.tex", latex_table(disp) + "\n")
     lines = [f"# {title}", "", "Read in this order:", "", "1. [summary.md](summary.md): every model x method x "
              "metric, mean ± 95% CI ([CSV](summary.csv), [LaTeX](tables/summary.tex))"]

@@ -13,7 +13,7 @@ from ..metrics import METRICS
 from ..metrics.base import arrow, stat_direction
 from ..results import with_metric_name
 
-__all__ = ["applies", "arrow", "labels_of", "metric_names", "stat_direction", "x_axis", "y_axis"]
+__all__ = ["applies", "arrow", "legend", "labels_of", "metric_names", "stat_direction", "x_axis", "y_axis"]
 
 CLAIMED_BY_METHOD = {"completeness": "completeness"}
 """Metrics that test a property only some methods claim: metric name -> the method's declaration that says so."""
@@ -69,3 +69,17 @@ def y_axis(name: str, stat: str = "", params_json: str = "") -> str:
     if '"output":"logit"' in (params_json or ""):  # the run's own setting: scores are logits, not probabilities
         return "target logit"
     return meta.get("label", "score")
+
+
+def legend(names: list[str]) -> pd.DataFrame:
+    """One row per registered metric in ``names``: what its values are (``label``), their ``units`` and which
+    way is better, as the metric declared them at ``register(...)`` (the key under the summary table)."""
+    rows = []
+    for name in dict.fromkeys(names):
+        meta = _meta(name)
+        if not meta:
+            continue
+        better = {"higher": "higher ↑", "lower": "lower ↓", "per_stat": "per stat", "none": "descriptive"}
+        rows.append({"metric": name, "values": meta["label"], "units": meta["units"],
+                     "better": better.get(meta["direction"], meta["direction"])})
+    return pd.DataFrame(rows, columns=["metric", "values", "units", "better"])

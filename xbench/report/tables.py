@@ -70,7 +70,7 @@ def markdown_table(df: pd.DataFrame, columns: list[str] | None = None) -> str:
     cols = columns or list(df.columns)
     lines = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
     for _, r in df.iterrows():
-        cells = [fmt(r[c]) if isinstance(r[c], float) else str(r[c]) for c in cols]
+        cells = [fmt(r[c]) if isinstance(r[c], float) else str(r[c]).replace("|", "\\|") for c in cols]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
