@@ -114,9 +114,16 @@ def gradient_shap(model, inputs, target, *, n_samples: int = 20, stdev: float = 
         return by_images(run, inputs.shape[0], max_batch // n_samples)
 
 
+def _occlusion_check(params: dict[str, Any], where: str) -> None:
+    """Captum's Occlusion asserts stride <= window mid-run: refused here, when the settings are validated."""
+    if params["stride"] > params["window"]:
+        raise ParamError(f"{where}.stride: {params['stride']} is larger than window {params['window']}; "
+                         "expected stride <= window (windows would skip inputs)")
+
+
 @register("occlusion", inputs="any", completeness=False, data_bounds={"window": "side", "stride": "side"},
           description="Occlusion (Zeiler & Fergus 2014; Captum): output drop when a window is replaced",
-          path_start=FROM_BASELINE,
+          path_start=FROM_BASELINE, check=_occlusion_check,
           bounds={"window": (1, None), "stride": (1, None), "max_batch": (1, None)})
 def occlusion(model, inputs, target, *, window: int = 8, stride: int = 4, baseline: Any = "zero",
               max_batch: int = DEFAULT_MAX_BATCH, data_info: dict | None = None):
