@@ -11,9 +11,11 @@ from xbench.metrics import METRICS
 
 CHEAP_METHODS = {"integrated_gradients": {"n_steps": 8}, "split_ig": {"n_steps": 8}, "guided_ig": {"n_steps": 8},
                  "idg": {"n_steps": 8}, "blur_ig": {"n_steps": 8}, "smoothgrad": {"n_samples": 4},
-                 "gradient_shap": {"n_samples": 4}, "expected_gradients": {"k": 4}, "occlusion": {"window": 3, "stride": 2}}
-CHEAP_METRICS = {"sensitivity_n": {"n_subsets": 4}, "ig_distance": {"n_steps": 8}, "sensitivity_axiom": {"n_patches": 3},
-                 "max_sensitivity": {"n_samples": 2}, "avg_sensitivity": {"n_samples": 2},
+                 "gradient_shap": {"n_samples": 4}, "expected_gradients": {"k": 4},
+                 "occlusion": {"window": 3, "stride": 2}}
+CHEAP_METRICS = {"sensitivity_n": {"n_subsets": 4}, "ig_distance": {"n_steps": 8},
+                 "sensitivity_axiom": {"n_patches": 3}, "max_sensitivity": {"n_samples": 2},
+                 "avg_sensitivity": {"n_samples": 2},
                  "infidelity": {"n_samples": 2}, "timing": {"repeats": 1, "warmup": 0}, "deletion": {"steps": 10},
                  "insertion": {"steps": 10, "substrate": "zero"}, "abpc": {}}
 

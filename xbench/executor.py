@@ -164,7 +164,7 @@ class Executor:
         ctx = CellContext(model=model, inputs=x, target=batch.target, attributions=a.attributions,
                           method=method.name if method else MODEL_ONLY,
                           method_params=dict(method.params) if method else {}, attribute=a.recompute,
-                          baseline=a.path_start, labels=batch.y, masks=batch.masks, method_info=a.info,
+                          baseline=a.path_start, labels=batch.y, masks=batch.masks,
                           data_info=batch.data_info, references=batch.references, seed=suite.seed, batch=b)
         common = {"suite": suite.name, "model": model_spec.label, "method": me_label, "target": suite.data.target,
                   "device": str(self.device), "dtype": suite.dtype, "batch_size": suite.data.batch_size,

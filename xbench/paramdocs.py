@@ -1,7 +1,7 @@
 """One-line meanings of the parameters of every registered method, metric, model and dataset.
 
-The convention (issue 13): a parameter's meaning is a declared help string kept here, keyed by
-``"<entry>.<parameter>"`` where one entry uses a name in its own sense, else by the parameter
+The convention (so that a new entry is one file): a parameter's meaning is a declared help string
+kept here, keyed by ``"<entry>.<parameter>"`` where one entry uses a name in its own sense, else by the parameter
 name shared by every entry that takes it; a new entry may instead declare its own meanings beside
 its function (``register(..., docs={param: meaning})``), which adds them here.
 ``tests/test_registry.py`` checks that every registered parameter has one, so a new parameter

@@ -58,7 +58,7 @@ class Run:
         self.rank, self.world, self.local_rank = dist_info()
         self.device = resolve_device(suite.device, self.local_rank)
         self.allocator = allocator.tune_for(self.device)  # CPU: keep freed activation blocks (no page faults)
-        self.speed = precision.Speed.from_dict(suite.speed)  # speed: issue 16's options
+        self.speed = precision.Speed.from_dict(suite.speed)  # the opt-in speed options (xbench.precision)
         self.executor = Executor(suite, self.dir, self.device, self.speed)
         self.bar = None
         self.n_evaluated = min(suite.data.n_samples, 10**12)  # set from the data by execute()

@@ -210,7 +210,6 @@ class CellContext:
     baseline: torch.Tensor
     labels: torch.Tensor | None = None
     masks: torch.Tensor | None = None
-    method_info: dict[str, Any] = field(default_factory=dict)
     data_info: dict[str, Any] = field(default_factory=dict)
     references: torch.Tensor | None = None
     seed: int = 0
