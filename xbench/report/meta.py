@@ -13,7 +13,8 @@ from ..metrics import METRICS
 from ..metrics.base import arrow, stat_direction
 from ..results import with_metric_name
 
-__all__ = ["applies", "arrow", "legend", "labels_of", "metric_names", "stat_direction", "x_axis", "y_axis"]
+__all__ = ["applies", "applies_mask", "arrow", "legend", "labels_of", "metric_names", "stat_direction", "x_axis",
+           "y_axis"]
 
 CLAIMED_BY_METHOD = {"completeness": "completeness"}
 """Metrics that test a property only some methods claim: metric name -> the method's declaration that says so."""
@@ -69,6 +70,14 @@ def y_axis(name: str, stat: str = "", params_json: str = "") -> str:
     if '"output":"logit"' in (params_json or ""):  # the run's own setting: scores are logits, not probabilities
         return "target logit"
     return meta.get("label", "score")
+
+
+def applies_mask(df: pd.DataFrame) -> pd.Series:
+    """:func:`applies` for every row of ``df`` (with ``metric_name`` and ``method_params``), read once per
+    distinct pair: a run holds hundreds of thousands of rows but a few dozen (metric, method settings)."""
+    pairs = list(zip(df["metric_name"], df["method_params"]))
+    known = {pair: applies(*pair) for pair in set(pairs)}
+    return pd.Series([known[pair] for pair in pairs], index=df.index, dtype=bool)
 
 
 def legend(names: list[str]) -> pd.DataFrame:

@@ -14,7 +14,7 @@ import torch  # noqa: E402
 
 from ..registry import data_kind  # noqa: E402
 from ..results import safe_name, with_metric_name  # noqa: E402
-from .meta import applies, arrow, x_axis, y_axis  # noqa: E402
+from .meta import applies_mask, arrow, x_axis, y_axis  # noqa: E402
 
 
 def style(i: int) -> dict:
@@ -197,6 +197,7 @@ def distribution_plots(df: pd.DataFrame, out_dir: Path) -> list[Path]:
     """Per model, a box plot of per-sample values per method for each robustness-type metric."""
     paths = []
     sel = with_metric_name(df[(df["kind"] == "sample") & (df["metric"] != "_info")])
+    sel = sel[applies_mask(sel)] if len(sel) else sel  # completeness of a method that claims none: left out
     for model, g in sel.groupby("model", sort=False):
         metrics = [m for m in dict.fromkeys(g["metric"])
                    if g[g["metric"] == m]["metric_name"].iloc[0] in SENSITIVITY]
@@ -207,7 +208,6 @@ def distribution_plots(df: pd.DataFrame, out_dir: Path) -> list[Path]:
             gm = g[g["metric"] == metric]
             stat = list(dict.fromkeys(gm["stat"]))[0]
             gm = gm[gm["stat"] == stat]
-            gm = gm[[applies(n, p) for n, p in zip(gm["metric_name"], gm["method_params"])]]
             methods = list(dict.fromkeys(gm["method"]))
             data = [gm[gm["method"] == me]["value"].replace([np.inf, -np.inf], np.nan).dropna().to_numpy()
                     for me in methods]

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from ..results import with_metric_name
-from .meta import applies, arrow
+from .meta import applies_mask, arrow
 
 GROUP = ["model", "method", "metric", "stat"]
 
@@ -97,7 +97,7 @@ def summary_display(summary: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame(columns=["model", "method", "metric", "mean ± 95% CI", "n", "flags"])
     names = with_metric_name(summary)["metric_name"]
     # a property the method does not claim (completeness of saliency) is measured but not a verdict on it
-    ok = [applies(n, p) for n, p in zip(names, summary["method_params"])]
+    ok = list(applies_mask(summary.assign(metric_name=names)))
     out = pd.DataFrame({
         "model": summary["model"], "method": summary["method"],
         "metric": [f"{m}.{s}{arrow(n, s)}" for m, s, n in zip(summary["metric"], summary["stat"], names)],
