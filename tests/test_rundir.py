@@ -171,7 +171,7 @@ def test_resume_refusal_names_the_changed_field(tmp_path):
     out = tmp_path / "f"
     run(out)
     changed = {**TINY, "methods": [{"name": "saliency", "abs": True}]}
-    with pytest.raises(XBenchError, match=r"--resume: the suite differs .*methods.0.params.abs: false -> true"):
+    with pytest.raises(XBenchError, match=r"the suite differs .*methods.0.params.abs: false -> true.*--fresh"):
         run(out, changed, resume=True)
 
 
@@ -291,7 +291,7 @@ def test_a_part_lost_between_compute_and_merge_stops_the_merge(tmp_path, monkeyp
         next((self.out / "parts").rglob("b00001.csv")).unlink()  # e.g. removed by hand or a full disk
 
     monkeypatch.setattr(Run, "execute", losing)
-    with pytest.raises(XBenchError, match=r"1 of \d+ parts are missing .*rerun with --resume"):
+    with pytest.raises(XBenchError, match=r"1 of \d+ parts are missing .*run the same command again"):
         run(tmp_path / "lost")
     assert not (tmp_path / "lost" / "results.csv").exists()
     monkeypatch.setattr(Run, "execute", real)

@@ -53,7 +53,10 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("suite", help="path to a suite YAML file, or a built-in suite name (xbench list suites)")
     r.add_argument("--out", help="run directory (default: runs/<suite name>)")
     r.add_argument("--device", help="override the suite's device: auto, cpu, cuda, cuda:N, mps")
-    r.add_argument("--resume", action="store_true", help="skip finished units of an interrupted run in --out")
+    r.add_argument("--fresh", action="store_true",
+                   help="start over: delete what an earlier run wrote in --out (default: an earlier run of the same "
+                        "settings there is resumed, keeping its finished units; changed settings are refused)")
+    r.add_argument("--resume", action="store_true", help=argparse.SUPPRESS)  # the default now; kept for old scripts
     r.add_argument("--limit", type=int, metavar="N", help="evaluate at most N samples (a quick look)")
     r.add_argument("--data-root", help="override data.root (folder of ImageNet / CIFAR-10 / CSV data)")
     r.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
@@ -102,7 +105,9 @@ def _parser() -> argparse.ArgumentParser:
     tp = sub.add_parser("train-prior", help="train with attribution priors (paper A §4.3) and report ROC-AUC and cost")
     tp.add_argument("suite", help="a prior suite YAML path or built-in name (xbench list suites)")
     tp.add_argument("--out", help="run directory (default: runs/<suite name>)")
-    tp.add_argument("--resume", action="store_true", help="keep finished repetitions of an interrupted run")
+    tp.add_argument("--fresh", action="store_true",
+                    help="start over (default: finished repetitions of an earlier run of the same suite are kept)")
+    tp.add_argument("--resume", action="store_true", help=argparse.SUPPRESS)  # the default now
     tp.add_argument("--workers", type=int, help="parallel processes for the repetitions (default: min(2, cores))")
     tp.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -215,6 +220,9 @@ def main(argv: list[str] | None = None) -> int:
         except SystemExit as done:  # --help, --version
             return int(done.code or 0)
         _check_flags(args)
+        if getattr(args, "fresh", False) and getattr(args, "resume", False):
+            raise XBenchError(f"{args.command}: --fresh and --resume contradict each other; give one (resuming is "
+                              "the default)")
         if args.command in ("run", "list", "describe"):
             # installed packages' entry points, then --plugin: their entries are listed and validated like ours
             from .plugins import load_entry_points, load_plugins
@@ -277,7 +285,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "train-prior":
             from .priors import run_priors
 
-            out = run_priors(args.suite, args.out, resume=args.resume, progress=not args.quiet, workers=args.workers)
+            out = run_priors(args.suite, args.out, resume=not args.fresh, progress=not args.quiet,
+                             workers=args.workers)
             print(f"results: {out}  report: {out}/index.md")
             return 0
         if args.command == "report-bench":
@@ -306,7 +315,7 @@ def main(argv: list[str] | None = None) -> int:
             suite = load_suite(args.suite, overrides)
             if args.limit is not None:
                 suite.data.n_samples = min(suite.data.n_samples, args.limit)
-            out = run_suite(suite, args.out, resume=args.resume, progress=not args.quiet,
+            out = run_suite(suite, args.out, resume=not args.fresh, progress=not args.quiet,
                             echo=None if args.quiet else print)
             if not args.quiet:
                 print(f"\nresults: {out}/results.csv  summary: {out}/summary.md  report: {out}/index.md")
@@ -324,7 +333,8 @@ def main(argv: list[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except KeyboardInterrupt:
-        print("xbench: interrupted; finished units are saved, continue with --resume", file=sys.stderr)
+        print("xbench: interrupted; finished units are saved: run the same command again to continue "
+              "(--fresh starts over)", file=sys.stderr)
         return 130
     return 0
 

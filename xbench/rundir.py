@@ -271,22 +271,30 @@ class RunDir:
             self._locked = False
 
     # ---- lifecycle ------------------------------------------------------------------------------------------
-    def open(self, settings: dict[str, Any], resume: bool, note: Callable[[str], None] = print) -> None:
-        """Claim, lock, clean, check the stamp against ``settings`` (on resume) and count this invocation."""
+    def open(self, settings: dict[str, Any], resume: bool) -> int:
+        """Claim, lock, clean, check the stamp against ``settings`` (on resume) and count this invocation.
+
+        Returns the number of finished parts a resumed run keeps (0 on a fresh start or a new folder)."""
         self.claim()
         self.lock()
         try:
             self.clean_tmp()
-            (self.path / COMPLETE).unlink(missing_ok=True)
             stamp_path = self.path / STAMP
             old = _read_json(stamp_path) if resume else None
             if old is not None and old.get("settings_hash") != settings_hash(settings):
                 diff = changed_fields(old.get("settings"), settings) if "settings" in old else []
-                raise XBenchError(f"--resume: the suite differs from the one that started the run in '{self.path}' "
-                                  f"({'; '.join(diff[:3]) or 'settings changed'}); rerun without --resume to start "
-                                  "over, or use --out")
+                raise XBenchError(f"the suite differs from the one that started the run in '{self.path}' "
+                                  f"({'; '.join(diff[:3]) or 'settings changed'}); add --fresh to start over, "
+                                  "or give another --out")
+            was_complete = (self.path / COMPLETE).exists()
+            (self.path / COMPLETE).unlink(missing_ok=True)
+            kept = len(self.finished_parts()) if resume else 0
             if not resume:
                 self.clean_written()
+            elif kept:
+                state = "finished" if was_complete else "interrupted"
+                note(f"resuming the {state} run in {self.path}: {kept} finished parts are kept, only missing ones "
+                     "are computed (--fresh starts over)")
             self.stamp = old or {"settings_hash": settings_hash(settings), "settings": settings, "started": now(),
                                  "invocations": 0}
             self.stamp["invocations"] = int(self.stamp.get("invocations", 0)) + 1  # counted when it starts
@@ -294,6 +302,12 @@ class RunDir:
         except BaseException:
             self.unlock()
             raise
+        return kept
+
+    def finished_parts(self) -> list[Path]:
+        """The part files the journal lists that still exist (verified later, one by one, by :meth:`part_done`)."""
+        parts = (self.path / "parts").resolve()
+        return [p for p in self.written() if parts in p.parents and p.suffix == ".csv" and p.is_file()]
 
     def finish(self) -> None:
         """Write the ``complete`` marker (last of all) and release the lock."""
@@ -369,8 +383,8 @@ class RunDir:
         problem, changed = self.part_problem(path, settings)
         rel = path.relative_to(self.path)
         if changed:
-            raise XBenchError(f"--resume: {rel} was computed with other settings ({'; '.join(changed[:3])}); "
-                              "rerun without --resume to start over, or use --out")
+            raise XBenchError(f"{rel} was computed with other settings ({'; '.join(changed[:3])}); "
+                              "add --fresh to start over, or give another --out")
         if problem:
             note(f"{rel}: {problem}; recomputing it")
             path.unlink(missing_ok=True)
@@ -386,7 +400,7 @@ class RunDir:
         missing = [p for p in paths if not p.exists()]
         if missing:
             raise XBenchError(f"{len(missing)} of {len(paths)} parts are missing (first: "
-                              f"{missing[0].relative_to(self.path)}); rerun with --resume to compute them")
+                              f"{missing[0].relative_to(self.path)}); run the same command again to compute them")
         if progress:
             note(f"merging {len(paths)} parts into {self.path / 'results.csv'}")
         frames = [self.read_part(p, reader) for p in paths]
@@ -407,7 +421,7 @@ class RunDir:
                 if len(df) == head["rows"]:
                     return df
                 why = f"{len(df)} rows where its header says {head['rows']}"
-        raise XBenchError(f"{path}: {why}; it was not merged (rerun with --resume to recompute it)")
+        raise XBenchError(f"{path}: {why}; it was not merged (run the same command again to recompute it)")
 
 
 def _split_part(path: Path) -> tuple[dict[str, Any], bytes, str | None]:
