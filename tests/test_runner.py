@@ -188,7 +188,8 @@ def test_nonfinite_attributions_are_recorded_and_flagged(tmp_path):
 
 @pytest.mark.slow
 def test_sigkill_and_resume_give_the_same_rows(reference, tmp_path):
-    """A real SIGKILL mid-run, then the same command again (it resumes): bit-identical rows (chunk_size included) to an uninterrupted run.
+    """A real SIGKILL mid-run, then the same command again (it resumes): bit-identical rows (chunk_size included)
+    to an uninterrupted run.
 
     Both runs are subprocesses with the same thread count, so they compute with the same kernels; ig_distance
     is in the suite because its cached 128-step reference once made a resumed unit record another chunk size."""

@@ -166,18 +166,57 @@ def parse_set(items: list[str], flag: str = "--set") -> dict[str, Any]:
     return out
 
 
+def _path_fields(raw: Any) -> list[tuple[str, dict, str]]:
+    """(field path, the mapping holding it, key) of every file path a suite names: ``data.root``,
+    ``models[i].path`` and ``models[i].weights`` when it names a file (``plugins`` resolve in :mod:`xbench.plugins`)."""
+    from ..preflight import is_checkpoint_path
+
+    out = []
+    if not isinstance(raw, dict):
+        return out
+    if isinstance(raw.get("data"), dict) and isinstance(raw["data"].get("root"), str):
+        out.append(("data.root", raw["data"], "root"))
+    for i, model in enumerate(raw.get("models") if isinstance(raw.get("models"), list) else []):
+        if isinstance(model, dict):
+            if isinstance(model.get("path"), str):
+                out.append((f"models[{i}].path", model, "path"))
+            if isinstance(model.get("weights"), str) and is_checkpoint_path(model["weights"]):
+                out.append((f"models[{i}].weights", model, "weights"))
+    return out
+
+
+def resolve_paths(raw: Any, base: Path | None) -> None:
+    """Make the suite's relative file paths relative to ``base`` (the suite file's folder; None: leave them
+    relative to the current folder), in place; a path no file system can hold is one line naming its field.
+    ``~`` stays as written (expanded where the file is opened, after this check)."""
+    from ..errors import ParamError
+    from ..paths import expand_path
+
+    for where, holder, key in _path_fields(raw):
+        try:
+            path = expand_path(holder[key], where, base)
+        except ParamError as err:
+            raise SuiteError(str(err)) from None
+        if base is not None and not holder[key].startswith("~"):
+            holder[key] = str(path)
+
+
 def load_suite(spec: str, overrides: dict[str, Any] | None = None, *, load_plugins: bool = True) -> Suite:
     """Read and validate a suite; ``overrides`` are dotted keys applied first (e.g. ``{"data.root": ...}``).
 
-    The suite's ``plugins`` are imported (relative to the suite file) before its names are looked up, so their
-    entries validate like built-ins; ``load_plugins=False`` never runs plugin code (their names then fail).
+    Relative file paths in a suite file are relative to that file (see :mod:`xbench.paths`); those in
+    ``overrides`` (the command line) and in a built-in suite to the current folder.  The suite's ``plugins``
+    are imported (relative to the suite file) before its names are looked up, so their entries validate like
+    built-ins; ``load_plugins=False`` never runs plugin code (their names then fail).
     """
     raw, source = read_suite_yaml(spec)
+    base = Path(spec).resolve().parent if not source.startswith("builtin:") else None
+    resolve_paths(raw, base)
     for key, value in (overrides or {}).items():
         apply_override(raw, key, value)
+    resolve_paths(raw, None)  # the command line's paths: checked, left relative to the current folder
     if load_plugins and isinstance(raw, dict) and isinstance(raw.get("plugins"), list):
         from ..plugins import load_plugins as _load
 
-        base = Path(spec).resolve().parent if not source.startswith("builtin:") else None
         _load([x for x in raw["plugins"] if isinstance(x, str)], base_dir=base, source="suite")
     return parse_suite(raw, source)
