@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from pathlib import Path
 
@@ -201,6 +202,15 @@ def describe_entry(name: str) -> str:
     return "\n".join(out)
 
 
+class _OneLineFormatter(logging.Formatter):
+    """A note is one line, whatever names it quotes (see :func:`xbench.errors.one_line`)."""
+
+    def format(self, record) -> str:  # noqa: D102 - logging's hook
+        from .errors import one_line
+
+        return one_line(super().format(record))
+
+
 def _notes_to_stderr() -> None:
     """Preflight's notes (e.g. n_samples resolved to the split's size) as ``xbench: note: ...`` lines."""
     import logging
@@ -208,7 +218,7 @@ def _notes_to_stderr() -> None:
     log = logging.getLogger("xbench.preflight")
     if not log.handlers:
         handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("xbench: note: %(message)s"))
+        handler.setFormatter(_OneLineFormatter("xbench: note: %(message)s"))
         log.addHandler(handler)
 
 
@@ -254,18 +264,25 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "report":
             from .report import make_report
             from .results import results_path
+            from .rundir import MARKER
 
             path = results_path(args.run_dir)
             if not path.exists():
                 raise XBenchError(f"report: '{args.run_dir}' has no results.csv; give a run directory of xbench run")
+            if not (Path(args.run_dir) / MARKER).is_file():  # its summary.md, index.md, plots/ are the user's
+                raise XBenchError(f"report: '{args.run_dir}' is not an xbench run folder (no {MARKER}); report only "
+                                  "rewrites the files of a folder xbench run wrote, never a folder of your own")
             import pandas as pd
 
-            if "kind" not in pd.read_csv(path, nrows=0).columns:  # a train-prior run has its own schema
-                from .priors.report import make_prior_report
+            from .rundir import writing
 
-                print(make_prior_report(args.run_dir))
-                return 0
-            print(make_report(args.run_dir))
+            with writing(Path(args.run_dir)):  # a full disk or a read-only plots/: one line
+                if "kind" not in pd.read_csv(path, nrows=0).columns:  # a train-prior run has its own schema
+                    from .priors.report import make_prior_report
+
+                    print(make_prior_report(args.run_dir))
+                    return 0
+                print(make_report(args.run_dir))
             return 0
         if args.command == "train":
             import logging
@@ -323,7 +340,9 @@ def main(argv: list[str] | None = None) -> int:
     except XBenchError as err:
         from tqdm import tqdm
 
-        for line in str(err).splitlines():
+        from .errors import error_lines
+
+        for line in error_lines(err):
             # tqdm.write clears a progress bar still on screen first: an error never shares its line
             tqdm.write(f"xbench: error: {line}", file=sys.stderr)
         return 2

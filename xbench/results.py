@@ -35,7 +35,7 @@ def safe_name(label: str) -> str:
     if set(clean) == {"."}:  # '.' and '..' would escape the folder
         clean = "x" + clean.replace(".", "_")
     if clean != label:
-        clean += "-" + hashlib.sha1(label.encode()).hexdigest()[:6]
+        clean += "-" + hashlib.sha1(label.encode("utf-8", "surrogatepass")).hexdigest()[:6]
     return clean
 
 

@@ -33,7 +33,7 @@ from typing import Any
 import pandas as pd
 import torch
 
-from .errors import XBenchError
+from .errors import XBenchError, one_line
 from .provenance import now
 
 MARKER = ".xbench-run.json"
@@ -51,7 +51,7 @@ the committed reference runs under ``results/``)."""
 
 def note(line: str) -> None:
     """One line to the user on stderr, never on a progress bar's line."""
-    print(f"xbench: {line}", file=sys.stderr, flush=True)
+    print(f"xbench: {one_line(line)}", file=sys.stderr, flush=True)
 
 
 # ---- atomic writes (the only place xbench writes a file) ---------------------------------------------------
@@ -144,6 +144,39 @@ def check_out_path(path: str | Path) -> Path:
     if not os.access(probe, os.W_OK | os.X_OK):
         raise XBenchError(f"--out: '{path}' is not writable ('{probe}' is read-only here); give a writable folder")
     return where
+
+
+def write_problem(path: Path, err: OSError, root: Path | None = None) -> str:
+    """One line for a failed write: the file, the system's reason and what to do (the finished parts are safe:
+    every write is atomic, so a full disk or a read-only folder leaves no half-written file)."""
+    import errno
+
+    target = Path(err.filename) if isinstance(err.filename, str) else Path(path)
+    where = target
+    with contextlib.suppress(ValueError):
+        where = target.relative_to(root) if root is not None else target
+    if target.name.endswith(TMP_SUFFIX):  # the temp file beside the target: name the target
+        where = Path(path)
+        with contextlib.suppress(ValueError):
+            where = where.relative_to(root) if root is not None else where
+    if err.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+        fix = "free some space"
+    elif err.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        fix = f"make '{target if target.is_dir() else target.parent}' writable"
+    else:
+        fix = "fix that"
+    return (f"cannot write {where}: {err.strerror or type(err).__name__}; nothing written is damaged: {fix} and "
+            "run the same command again to continue")
+
+
+@contextlib.contextmanager
+def writing(path: Path, root: Path | None = None):
+    """Turn an ``OSError`` raised inside the block (a full disk, a read-only folder) into one
+    :class:`XBenchError` line naming ``path`` (see :func:`write_problem`)."""
+    try:
+        yield
+    except OSError as err:
+        raise XBenchError(write_problem(path, err, root)) from None
 
 
 def _pid_alive(pid: int) -> bool:
@@ -276,7 +309,8 @@ class RunDir:
 
         Returns the number of finished parts a resumed run keeps (0 on a fresh start or a new folder)."""
         self.claim()
-        self.lock()
+        with writing(self.path / LOCK, self.path):
+            self.lock()
         try:
             self.clean_tmp()
             stamp_path = self.path / STAMP
@@ -299,6 +333,9 @@ class RunDir:
                                  "invocations": 0}
             self.stamp["invocations"] = int(self.stamp.get("invocations", 0)) + 1  # counted when it starts
             self.write_json(stamp_path, self.stamp)
+        except OSError as err:  # cleaning a read-only subfolder, a full disk
+            self.unlock()
+            raise XBenchError(write_problem(Path(err.filename or self.path), err, self.path)) from None
         except BaseException:
             self.unlock()
             raise
@@ -316,8 +353,9 @@ class RunDir:
 
     # ---- writes (journaled) ---------------------------------------------------------------------------------
     def write_bytes(self, path: Path, data: bytes) -> None:
-        self.record([path])
-        atomic_write_bytes(path, data)
+        with writing(path, self.path):
+            self.record([path])
+            atomic_write_bytes(path, data)
 
     def write_text(self, path: Path, text: str) -> None:
         self.write_bytes(path, text.encode("utf-8"))
@@ -329,16 +367,19 @@ class RunDir:
         self.write_text(path, csv_text(df))
 
     def write_torch(self, path: Path, obj: Any) -> None:
-        self.record([path])
-        atomic_torch_save(obj, path)
+        with writing(path, self.path):
+            self.record([path])
+            atomic_torch_save(obj, path)
 
     def journaled(self, produce: Callable[[], Any]) -> Any:
         """Call ``produce()`` (e.g. a report writer that writes files itself) and journal every file it
         created or changed here; returns what it returned."""
         before = self.snapshot()
-        out = produce()
-        self.track_new_files(before)
-        return out
+        try:
+            with writing(self.path / "the report", self.path):
+                return produce()
+        finally:
+            self.track_new_files(before)  # journal what it did write, even when it stopped half-way
 
     def track_new_files(self, since: dict[Path, int], skip: tuple[str, ...] = ("parts",)) -> None:
         """Journal the files created or changed since the :meth:`snapshot` ``since`` (e.g. by a report)."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import sys
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -26,6 +28,8 @@ def builtin_suites() -> dict[str, str]:
 MAX_SUITE_BYTES = 1_000_000  # a suite is a page of YAML; more is a mistake (or an attack)
 MAX_DEPTH = 20  # deeper nesting than any suite needs (``models[0].hidden`` is depth 4)
 MAX_NODES = 100_000  # YAML aliases can expand a small file into billions of nodes
+MAX_INT_BITS = 1024  # far above any field's bound (seeds are 64 bits); bigger ones cannot even be printed
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
@@ -63,6 +67,10 @@ def parse_yaml(text: str | bytes, source: str) -> Any:
         raise SuiteError(f"{source}: contains NUL bytes; a suite is a YAML text file, not a binary file")
     try:
         raw = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+    except ValueError as err:  # an integer of more digits than Python converts (4,300 by default)
+        why = (f"an integer of more than {sys.get_int_max_str_digits():,} digits; no suite field takes one"
+               if "digits" in str(err) else f"not valid YAML ({str(err).splitlines()[0] if str(err) else ''})")
+        raise SuiteError(f"{source}: {why}") from None
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -87,7 +95,14 @@ def _check_shape(raw: Any, source: str) -> None:
                              "a suite is a page of settings")
         if depth > MAX_DEPTH:
             raise SuiteError(f"{source}: nested {depth} levels deep; a suite nests at most {MAX_DEPTH} levels")
+        if isinstance(obj, int) and obj.bit_length() > MAX_INT_BITS:  # 0x... escapes Python's digit limit
+            raise SuiteError(f"{source}: an integer of {obj.bit_length():,} bits; no suite field takes one over "
+                             f"{MAX_INT_BITS} bits")
+        if isinstance(obj, str) and _SURROGATE.search(obj):
+            raise SuiteError(f"{source}: the text {obj[:60]!r} holds "
+                             "a lone surrogate (a \\ud800-\\udfff escape), which no file or terminal can store")
         if isinstance(obj, dict):
+            stack.extend((k, depth + 1) for k in obj if isinstance(k, (str, int)))
             stack.extend((v, depth + 1) for v in obj.values())
         elif isinstance(obj, list):
             stack.extend((v, depth + 1) for v in obj)
