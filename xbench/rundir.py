@@ -129,7 +129,9 @@ def check_out_path(path: str | Path) -> Path:
     Refused: the current folder or one of its parents (a run there could never be told apart from the
     user's files), an existing non-directory (or a path through one), and a folder xbench cannot write.
     """
-    p = Path(path).expanduser()
+    from .paths import expand_path
+
+    p = expand_path(str(path), "--out")  # a NUL, a lone surrogate, a ~user with no such user: one line
     where = p.resolve()
     cwd = Path.cwd().resolve()
     if where == cwd or where in cwd.parents:
