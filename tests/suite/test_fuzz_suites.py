@@ -134,6 +134,12 @@ def check(raw: dict) -> str:
         return "refused"
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _warm() -> None:
+    """Import what preflight imports (Captum, scikit-learn's data) once, outside the timed examples."""
+    check(_raw("quickstart"))
+
+
 @settings(max_examples=EXAMPLES, derandomize=True, deadline=None, database=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(base=st.sampled_from(BASES), seed=st.integers(0, 2**32 - 1), n=st.integers(1, 3))
