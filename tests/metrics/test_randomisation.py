@@ -172,3 +172,10 @@ def test_preflight_refuses_data_randomisation_on_other_data():
                         "metrics": ["data_randomisation"]})
     with pytest.raises(SuiteError, match=r"metrics\[0\]: 'data_randomisation' cannot run on data 'synthetic'"):
         preflight(suite)
+
+
+def test_an_attributor_that_cannot_take_another_model_is_refused():
+    net, (x, t) = _net(), _batch()
+    a = xbench.attribute(net, x, t, "saliency")
+    with pytest.raises(ParamError, match="attributor: it must accept model="):
+        mprt(net, x, t, a, attributor=lambda inp, tgt: xbench.attribute(net, inp, tgt, "saliency"))

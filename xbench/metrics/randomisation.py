@@ -73,6 +73,18 @@ def randomised_models(model: nn.Module, order: str = "top_down", seed: int = 0
         yield name, rand
 
 
+def _on_model(attr_fn: Attributor) -> Attributor:
+    """``attr_fn`` checked to accept ``model=`` (the harness's and :func:`method_attributor`'s do): the checks
+    re-run the method on another model, and an attributor bound to the original one would compare it with itself."""
+    import inspect
+
+    params = inspect.signature(attr_fn).parameters
+    if "model" not in params and not any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        raise ParamError("attributor: it must accept model= to explain a randomised copy; "
+                         "use xbench.metrics.base.method_attributor or add the keyword")
+    return attr_fn
+
+
 def _check_similarity(name: str) -> None:
     from .similarity import SIMILARITIES
 
@@ -94,7 +106,7 @@ def mprt(model, inputs, target, attributions, *, order: Order = "top_down", simi
     as ``quantus.MPRT``); ``top_k``: the fraction of features ``top_k_intersection`` compares.
     """
     _check_similarity(similarity)
-    attr_fn = attributor or method_attributor(model, method, method_params)
+    attr_fn = _on_model(attributor or method_attributor(model, method, method_params))
     base = prepare(attributions, abs=abs, normalise=normalise)
     names, sims = [], []
     steps = list(randomisable_layers(model))
@@ -214,7 +226,7 @@ def data_randomisation(model, inputs, target, attributions, *, similarity: Simil
     Also returns the settings ``permuted_train_accuracy`` (how well the permuted-label model fits its
     labels, in [0, 1]) and ``permuted_epochs``."""
     _check_similarity(similarity)
-    attr_fn = attributor or method_attributor(model, method, method_params)
+    attr_fn = _on_model(attributor or method_attributor(model, method, method_params))
     rand, record = permuted_label_model(model, data_info or {}, seed=seed, epochs=epochs)
     rand = rand.to(inputs.device, inputs.dtype)
     a = attr_fn(inputs, target, model=rand).detach()
@@ -247,7 +259,7 @@ register_metric("random_logit", random_logit, stat="similarity", hidden=("offset
                 label="similarity to a random class's explanation", inputs="any")
 register_metric("data_randomisation", data_randomisation,
                 outputs={"similarity": "sample", "permuted_train_accuracy": "setting", "permuted_epochs": "setting"},
-                bounds={**_BOUNDS, "epochs": (1, None)},
+                bounds={**_BOUNDS, "epochs": (1, 1000)},
                 docs={**_DOCS, "epochs": "training epochs of the permuted-label model (null: the data's recipe)"},
                 description="Data randomisation test (Adebayo 2018): similarity of the explanations of the model "
                             "and of the architecture trained on permuted labels (embedded digits; lower is better)",
