@@ -661,3 +661,7 @@ def _ig_distance() -> Result:
                   None, F32_WHY,
                   "per sample; the X-DNN authors average a ratio of means per batch (xbench's batch stat "
                   "batch_ratio_of_means) and explain the true label (data.target: label)")
+
+
+# the faithfulness metrics' checks register themselves into CHECKS (kept in their own module)
+from tests.conformance import checks_faithfulness  # noqa: E402,F401
