@@ -116,20 +116,21 @@ def test_irof_runs_slic_once_per_image_and_segments_real_images():
     assert set(left.unique().tolist()).isdisjoint(right.unique().tolist())
 
 
-def test_linear_imputation_reproduces_a_ramp_and_fills_from_neighbours():
+@pytest.mark.parametrize("solver", ["direct", "cg"])
+def test_linear_imputation_reproduces_a_ramp_and_fills_from_neighbours(solver):
     i, j = torch.meshgrid(torch.arange(6.0), torch.arange(6.0), indexing="ij")
     ramp = (i + 2 * j).double().expand(1, 2, 6, 6).clone()
     removed = torch.zeros(1, 6, 6, dtype=torch.bool)
     removed[0, 1:5, 1:5] = True  # an interior hole: symmetric weights reproduce a linear image exactly
     holed = ramp.masked_fill(removed[:, None], 100.0)
-    torch.testing.assert_close(linear_imputation(holed, removed), ramp)
+    torch.testing.assert_close(linear_imputation(holed, removed, solver=solver), ramp)
     one = torch.ones(1, 1, 3, 3, dtype=torch.float64)
     one[0, 0, 0, 0] = 7.0
     corner = torch.zeros(1, 3, 3, dtype=torch.bool)
     corner[0, 0, 0] = True  # a corner pixel: (1/6 + 1/6 + 1/12) weights of in-image neighbours, all 1
-    assert linear_imputation(one, corner)[0, 0, 0, 0].item() == pytest.approx(1.0)
+    assert linear_imputation(one, corner, solver=solver)[0, 0, 0, 0].item() == pytest.approx(1.0)
     with pytest.raises(ParamError, match="fractions"):
-        linear_imputation(one, torch.ones(1, 3, 3, dtype=torch.bool))
+        linear_imputation(one, torch.ones(1, 3, 3, dtype=torch.bool), solver=solver)
 
 
 def test_road_curves_by_hand_and_seeded_per_sample():
