@@ -165,3 +165,39 @@ def test_declarations():
     for name in image | {"faithfulness_correlation", "faithfulness_estimate", "monotonicity_arya",
                          "monotonicity_nguyen", "selectivity"}:
         assert METRICS.get(name).meta["inputs"] == ("image" if name in image else "any")
+
+
+TABULAR = ["faithfulness_correlation", "faithfulness_estimate", "monotonicity_arya", "monotonicity_nguyen",
+           "selectivity"]
+
+
+@pytest.mark.slow
+def test_tabular_metrics_run_from_a_suite_on_breast_cancer(tmp_path):
+    from xbench.results import read_results
+    from xbench.runner import run_suite
+    from xbench.suite import parse_suite
+
+    raw = {"name": "faith_tab", "seed": 0, "device": "cpu",
+           "data": {"name": "breast_cancer", "split": "test", "n_samples": 6, "batch_size": 6},
+           "models": [{"name": "mlp"}], "methods": ["saliency", "random"],
+           "metrics": [{"name": n, **({"n_samples": 4} if n == "monotonicity_nguyen" else {})} for n in TABULAR]}
+    run_suite(parse_suite(raw), tmp_path / "run", progress=False, echo=None, report=False)
+    rows = read_results(tmp_path / "run")
+    assert set(TABULAR) <= set(rows["metric"])
+    corr = rows[(rows.metric == "faithfulness_correlation") & (rows.stat == "correlation")]
+    assert len(corr) == 12 and corr["value"].notna().all()
+    assert '"subset_size":7' in corr["metric_params"].iloc[0]  # the resolved default (30 features // 4)
+
+
+def test_an_image_only_metric_on_a_table_is_refused_by_preflight(tmp_path):
+    from xbench.runner import run_suite
+    from xbench.suite import parse_suite
+
+    raw = {"name": "faith_tab", "seed": 0, "device": "cpu",
+           "data": {"name": "breast_cancer", "split": "test", "n_samples": 2, "batch_size": 2},
+           "models": [{"name": "mlp"}], "methods": ["saliency"], "metrics": ["road"]}
+    from xbench.errors import SuiteError
+
+    with pytest.raises(SuiteError) as err:  # preflight: before any model call
+        run_suite(parse_suite(raw), tmp_path / "run", progress=False, echo=None, report=False)
+    assert err.value.problems == ["metrics[0]: 'road' needs image inputs [C, H, W], the data's are (30,)"]
