@@ -112,31 +112,42 @@ def run(kind: str) -> list[dict]:
     return rows
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--out", default=None, help="write <out>.json and <out>.md")
-    ap.add_argument("--data", nargs="*", default=["digits", "photos"])
-    args = ap.parse_args()
-    torch.manual_seed(0)
-    np.random.seed(0)
-    rows = [r for kind in args.data for r in run(kind)]
-    if not args.out:
-        return
+def write(rows: list[dict], out: Path, note: str = "") -> None:
+    """``<out>.json`` (rows and the machine) and ``<out>.md`` (the table)."""
     commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=ROOT).stdout.strip()
     meta = {"commit": commit, "threads": torch.get_num_threads(), "machine": platform.processor() or platform.machine(),
             "torch": torch.__version__, "quantus": __import__("quantus").__version__,
-            "note": "CPU, one thread, machine shared with other jobs; xbench then Quantus back to back per row"}
-    out = Path(args.out)
+            "note": "CPU, one thread, machine shared with other jobs; xbench then Quantus back to back per row. "
+                    + note}
     out.with_suffix(".json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=1) + "\n")
     lines = ["# Faithfulness metrics: xbench vs Quantus 0.6 on the CPU", "",
              f"`python benchmarks/faithfulness_speed.py` at {commit[:10]}, {meta['threads']} thread(s), "
-             "torch " + torch.__version__ + "; a busy shared machine, so read the ratios (neighbouring timings).", "",
-             "| data | metric | xbench s | Quantus s | speed-up |", "|---|---|---:|---:|---:|"]
+             "torch " + torch.__version__ + "; a busy shared machine, so read the ratios (neighbouring timings). "
+             + note, "", "| data | metric | xbench s | Quantus s | speed-up |", "|---|---|---:|---:|---:|"]
     for r in rows:
         q = r["quantus_s"] if r["quantus_error"] is None else f"fails: {r['quantus_error']}"
         s = "" if r["speedup"] is None else f"{r['speedup']}x"
         lines.append(f"| {r['data']} | {r['metric']} | {r['xbench_s']} | {q} | {s} |")
     out.with_suffix(".md").write_text("\n".join(lines) + "\n")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--out", default=None, help="write <out>.json and <out>.md")
+    ap.add_argument("--data", nargs="*", default=["digits", "photos"])
+    ap.add_argument("--from-log", default=None, help="write the rows an interrupted run printed (its stdout)")
+    ap.add_argument("--note", default="", help="a line on how the rows were measured, kept with them")
+    args = ap.parse_args()
+    torch.manual_seed(0)
+    np.random.seed(0)
+    if args.from_log:
+        import ast
+
+        rows = [ast.literal_eval(line) for line in Path(args.from_log).read_text().splitlines() if line.startswith("{")]
+    else:
+        rows = [r for kind in args.data for r in run(kind)]
+    if args.out:
+        write(rows, Path(args.out), args.note)
 
 
 if __name__ == "__main__":
