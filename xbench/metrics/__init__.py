@@ -17,12 +17,14 @@ from .faithfulness import (
 from .fidelity import infidelity
 from .localisation import localisation
 from .perturbation import abpc, deletion, insertion, keep_remove
+from .randomisation import data_randomisation, mprt, random_logit  # (import registers)
 from .road import road
 from .robustness import avg_sensitivity, max_sensitivity
 from .timing import timing
 
 __all__ = ["METRICS", "CellContext", "MetricOutput", "abpc", "available", "avg_sensitivity", "completeness",
-           "deletion", "describe", "faithfulness_correlation", "faithfulness_estimate", "ig_distance", "infidelity",
-           "insertion", "irof", "keep_remove", "localisation", "max_sensitivity", "monotonicity_arya",
-           "monotonicity_nguyen", "region_perturbation", "register", "register_metric", "road", "selectivity",
-           "sensitivity_axiom", "sensitivity_n", "timing"]
+           "deletion", "describe", "ig_distance", "infidelity", "insertion", "keep_remove", "localisation",
+           "max_sensitivity", "register", "register_metric", "sensitivity_axiom", "sensitivity_n", "timing"]
+__all__ += ["data_randomisation", "mprt", "random_logit"]
+__all__ += ["faithfulness_correlation", "faithfulness_estimate", "irof", "monotonicity_arya", "monotonicity_nguyen",
+            "region_perturbation", "road", "selectivity"]
