@@ -99,7 +99,8 @@ def test_lower_layers_do_not_import_higher_ones():
     """Runtime code (precision, batching, the registries) does not import the YAML schema (the runner, which runs
     suites, does); the data layer does not import the model registry."""
     graph = import_graph()
-    for name in ("xbench.precision", "xbench.batching", "xbench.metrics.base", "xbench.methods.base", "xbench.models.base"):
+    for name in ("xbench.precision", "xbench.batching", "xbench.metrics.base", "xbench.methods.base",
+                 "xbench.models.base"):
         assert not any(d.startswith("xbench.suite") for d in _closure(graph, name)), name
     for name in [m for m in graph if m.startswith("xbench.data")]:
         assert not any(d.startswith("xbench.models") for d in graph[name]), name

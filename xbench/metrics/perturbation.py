@@ -75,7 +75,8 @@ def masked_scores(model, inputs: torch.Tensor, target: torch.Tensor, rank: torch
                   labels: torch.Tensor | None = None, max_batch: int = DEFAULT_MAX_BATCH) -> torch.Tensor:
     """The masking engine: scores [N, T] of images whose top-ranked pixels are kept or replaced.
 
-    ``rank`` [N, H*W] (0 = first, see :func:`pixel_rank`); ``counts`` [T] or [N, T] pixel counts.
+    ``rank`` [N, H*W] (0 = first, see :func:`pixel_rank`; ranks may repeat: a patch's pixels share its rank)
+    or [N, F] for tabular inputs [N, F]; ``counts`` [T] or [N, T] feature counts (or rank thresholds).
     Point (i, t) switches the pixels with ``rank < counts[i, t]``: with ``keep_top`` they come from
     the image and the rest from ``substrate``, otherwise they come from ``substrate``.  Every
     (image, point) pair is one work item, built on the device and chunked by :func:`for_chunks`.
