@@ -71,7 +71,8 @@ NO_REFERENCE = {
     "random": "the floor: seeded uniform noise, no reference",
     "expected_gradients": "no package implements it; unbiasedness (completeness in expectation) in tests/methods",
     "idg": "the authors' code is not a package; converges to the dense IDG integral (tests/methods)",
-    "abpc": "paper B's definition, hand-computed cases in tests/metrics/test_hand_computed.py",
+    "abpc": "paper B's definition, hand-computed cases in tests/metrics/test_hand_computed.py; k = round(t HW) "
+            "pixels as the Split IG notebook (half to even), tested there",
     "sensitivity_axiom": "Sundararajan et al.'s axiom, hand-computed cases in tests/metrics",
     "sensitivity_n": "Ancona et al.'s definition, hand-computed cases in tests/metrics",
     "timing": "wall-clock time, no reference",
@@ -412,7 +413,7 @@ def _pair_gradients(net: nn.Module, target: int) -> Callable:
     from saliency.core.base import INPUT_OUTPUT_GRADIENTS
 
     def call(x_batch, call_model_args=None, expected_keys=None):
-        x_t = torch.as_tensor(np.asarray(x_batch)).permute(0, 3, 1, 2).to(torch.float64)
+        x_t = torch.as_tensor(np.asarray(x_batch)).permute(0, 3, 1, 2).to(torch.float64).contiguous()
         grad, _ = xbench.methods.base.input_gradient(net, x_t, torch.full((len(x_t),), target))
         return {INPUT_OUTPUT_GRADIENTS: grad.permute(0, 2, 3, 1).numpy()}
 
@@ -661,3 +662,7 @@ def _ig_distance() -> Result:
                   None, F32_WHY,
                   "per sample; the X-DNN authors average a ratio of means per batch (xbench's batch stat "
                   "batch_ratio_of_means) and explain the true label (data.target: label)")
+
+
+# the real-network cases (EfficientNet-Lite0 on photos) register into the same table
+from tests.conformance import photo_checks  # noqa: E402, F401
