@@ -463,14 +463,12 @@ def _blur_ig() -> Result:
 # ------------------------------------------------------------------------------------------------ pytorch-grad-cam
 
 
-@check("grad_cam", "grad_cam")
-def _grad_cam() -> Result:
+def grad_cam_raw(net: nn.Module, layer_name: str, x: torch.Tensor, t: torch.Tensor) -> np.ndarray:
+    """pytorch-grad-cam's GradCAM map [N, H', W'] at ``layer_name``, before its min-max scaling and resizing."""
     from pytorch_grad_cam import GradCAM
     from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 
-    net, (x, t) = cnn(pool=False), inputs()  # full-resolution feature map: no upsampling on either side
-    ours, info = xbench.attribute(net, x, t, "grad_cam", return_info=True)
-    layer = net.get_submodule(info["params"]["layer"])
+    layer = net.get_submodule(layer_name)
     cam = GradCAM(model=net, target_layers=[layer])
     try:
         out = cam.activations_and_grads(x)
@@ -479,9 +477,16 @@ def _grad_cam() -> Result:
         sum(tg(o) for tg, o in zip(targets, out)).backward()
         acts = cam.activations_and_grads.activations[0].numpy()
         grads = cam.activations_and_grads.gradients[0].numpy()
-        raw = cam.get_cam_image(x, layer, targets, acts, grads, False)  # before the min-max scaling
+        return cam.get_cam_image(x, layer, targets, acts, grads, False)
     finally:
         cam.activations_and_grads.release()
+
+
+@check("grad_cam", "grad_cam")
+def _grad_cam() -> Result:
+    net, (x, t) = cnn(pool=False), inputs()  # full-resolution feature map: no upsampling on either side
+    ours, info = xbench.attribute(net, x, t, "grad_cam", return_info=True)
+    raw = grad_cam_raw(net, info["params"]["layer"], x, t)
     theirs = np.maximum(raw, 0)[:, None].repeat(3, 1)
     return result(f"grad_cam (default layer '{info['params']['layer']}')",
                   "pytorch-grad-cam GradCAM, before its min-max normalisation", ours, theirs, F32, F32_WHY,
