@@ -112,7 +112,8 @@ def _auc(x: list[float], y: list[float]) -> float:
 
 
 def roar(model, inputs, target, attributions=None, *, fractions: tuple[float, ...] = ROAR_FRACTIONS,
-         epochs: int | None = None, rank_by: Literal["abs", "value"] = "abs", explain: Literal["predicted", "label"] = "predicted",
+         epochs: int | None = None, rank_by: Literal["abs", "value"] = "abs",
+         explain: Literal["predicted", "label"] = "predicted",
          control: bool = True, seed: int = 0, max_batch: int = DEFAULT_MAX_BATCH, method: str = "saliency",
          method_params: dict | None = None, attributor: Attributor | None = None,
          data_info: dict | None = None) -> dict[str, Any]:
