@@ -724,14 +724,13 @@ def _effective_complexity() -> Result:
 # ------------------------------------------------------------------------------------------------ stability (Quantus)
 
 
-def _noise_draws(seed: int, n: int, s: int, shape: tuple[int, ...], radius: float, kind: str) -> np.ndarray:
-    """The draws xbench makes for item (image i, draw j), item-major from ``seed``: [n, s, D]."""
-    from xbench.metrics.base import ChunkRNG
+def _noise_draws(x: torch.Tensor, seed: int, s: int, radius: float, kind: str) -> np.ndarray:
+    """The draws xbench makes for (image i, draw j), seeded per sample (xbench.metrics.noise): [n, s, D]."""
+    from xbench.metrics.noise import sample_keys, sample_noise
 
-    rng = ChunkRNG(seed, torch.device("cpu"))
-    full = (n * s,) + shape
-    e = rng.uniform(full, -radius, radius, torch.float32) if kind == "uniform" else rng.normal(full, radius,
-                                                                                             torch.float32)
+    n = len(x)
+    keys = sample_keys(x, seed).repeat_interleave(s)
+    e = sample_noise(keys, torch.arange(n * s) % s, tuple(x.shape[1:]), radius, kind, x.dtype)
     return e.view(n, s, -1).numpy()
 
 
@@ -739,8 +738,8 @@ def _quantus_stability(cls_name: str, fn: Callable, noise: str, radius: float, *
     import quantus
 
     net, (x, t) = cnn(), inputs()
-    n, s, seed = len(x), 6, 13
-    draws = _noise_draws(seed, n, s, tuple(x.shape[1:]), radius, noise)
+    s, seed = 6, 13
+    draws = _noise_draws(x, seed, s, radius, noise)
     step = {"j": 0}
 
     def perturb(arr, indices, **kwargs):  # Quantus perturbs the whole batch once per draw j

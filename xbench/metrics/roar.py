@@ -84,18 +84,25 @@ def _masked(x: torch.Tensor, order: torch.Tensor, k: int, fill: torch.Tensor) ->
     return torch.where(drop, fill.expand_as(x), x)
 
 
-def _retrain_accuracy(model: nn.Module, recipe, train: tuple, test: tuple) -> float:
-    """Test accuracy in [0, 1] of ``model``'s architecture retrained from the recipe's seed on ``train``."""
-    from ..models.training import accuracy, train_classifier
-
+def reinitialised(model: nn.Module, seed: int) -> nn.Module:
+    """A trainable copy of ``model`` with the weights its factory draws from ``seed`` (the global RNG untouched):
+    the embedded models seed, then build their modules in the order ``modules()`` lists them."""
     fresh = copy.deepcopy(model)
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(recipe.seed)  # the factory's seed, modules re-initialised in construction order
+        torch.manual_seed(seed)
         for m in fresh.modules():
             if hasattr(m, "reset_parameters"):
                 m.reset_parameters()
     for p in fresh.parameters():
         p.requires_grad_(True)
+    return fresh
+
+
+def _retrain_accuracy(model: nn.Module, recipe, train: tuple, test: tuple) -> float:
+    """Test accuracy in [0, 1] of ``model``'s architecture retrained from the recipe's seed on ``train``."""
+    from ..models.training import accuracy, train_classifier
+
+    fresh = reinitialised(model, recipe.seed)
     device = next(fresh.parameters()).device
     train_classifier(fresh, TensorDataset(*train), None, recipe, device=device)
     return float(accuracy(fresh, TensorDataset(*test), device=device))

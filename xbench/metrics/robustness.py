@@ -14,6 +14,7 @@ import torch
 
 from ..batching import DEFAULT_MAX_BATCH
 from .base import Attributor, ChunkRNG, for_noise_items, method_attributor, register_metric
+from .noise import sample_keys, sample_noise
 
 Norm = Literal["fro", "inf"]
 PerturbFunc = Callable[[torch.Tensor, float], torch.Tensor]
@@ -29,24 +30,31 @@ Score = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor], torch
 
 def perturbed_scores(attr_fn: Attributor, inputs: torch.Tensor, target: torch.Tensor, score: Score, *,
                      radius: float, n_samples: int, seed: int, max_batch: int, noise: Noise = "uniform",
-                     perturb_func: PerturbFunc | None = None, dtype: torch.dtype | None = None) -> torch.Tensor:
+                     perturb_func: PerturbFunc | None = None, dtype: torch.dtype | None = None,
+                     per_sample: bool = False) -> torch.Tensor:
     """``score(img, x_perturbed, a_perturbed, j) -> [k]`` for ``n_samples`` perturbations of every image,
     shape [N, n_samples] (in ``dtype``, default the inputs').
 
     The one re-run-the-method-on-noisy-inputs loop of the robustness metrics: the N x n_samples (image,
     draw) items are flattened and attributed in chunks of ``max_batch`` (one method call per chunk), the
     noise drawn item-major from ``seed`` on the device, so each image's draws do not depend on the batch
-    it sits in.  ``noise``: ``uniform`` e ~ U[-radius, radius] per element (Captum's L-inf ball),
-    ``gaussian`` e ~ N(0, radius^2); ``perturb_func(x_repeated, radius) -> x_perturbed`` replaces both
-    (Captum's convention).  ``img`` indexes the items' images in ``inputs``, ``j`` their draws.
+    it sits in.  ``per_sample``: draw j of an image is a function of (seed, the image's values, j) only
+    (:mod:`xbench.metrics.noise`), the same in any batch; else one item-major stream from ``seed`` (the draws of
+    the image's position in the batch, as Captum's).  ``noise``: ``uniform`` e ~ U[-radius, radius] per
+    element (Captum's L-inf ball), ``gaussian`` e ~ N(0, radius^2); ``perturb_func(x_repeated, radius) ->
+    x_perturbed`` replaces both (Captum's convention).  ``img`` indexes the items' images in ``inputs``,
+    ``j`` their draws.
     """
     n, s = inputs.shape[0], int(n_samples)
     out = torch.empty((n, s), dtype=dtype or inputs.dtype, device=inputs.device)
+    keys = sample_keys(inputs, seed) if per_sample else None
 
     def item(img: torch.Tensor, j: torch.Tensor, rng: ChunkRNG) -> None:
         x = inputs[img]
         if perturb_func is not None:
             x = perturb_func(x, radius)
+        elif keys is not None:
+            x = x + sample_noise(keys[img], j, tuple(x.shape[1:]), radius, noise, x.dtype)
         elif noise == "uniform":
             x = x + rng.uniform(tuple(x.shape), -radius, radius, x.dtype)
         else:

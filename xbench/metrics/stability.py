@@ -3,8 +3,9 @@ moved: relative input / output / representation stability (RIS, ROS, RRS; Agarwa
 local Lipschitz estimate (Alvarez-Melis & Jaakkola 2018).
 
 Each re-runs the method on ``n_samples`` noisy copies of every input through the robustness metrics' one
-loop (:func:`xbench.metrics.robustness.perturbed_scores`: images x draws flattened, chunked, noise seeded
-per item) and reports the max over the draws, per sample, in float64:
+loop (:func:`xbench.metrics.robustness.perturbed_scores`: images x draws flattened, chunked; noise seeded per
+sample, :mod:`xbench.metrics.noise`, so a sample's value does not depend on its batch) and reports the max
+over the draws, per sample, in float64:
 
 - RIS(x) = max_x' ||(A(x) - A(x')) / A(x)|| / max(||(x - x') / x||, eps_min)
 - ROS(x) = max_x' ||(A(x) - A(x')) / A(x)|| / max(||h(x) - h(x')||, eps_min), h the logits
@@ -142,7 +143,8 @@ def relative_stability(model, inputs, target, attributions, relative: Relative, 
         return value
 
     return perturbed_scores(attr_fn, inputs, target, score, radius=radius, n_samples=n_samples, seed=seed,
-                            max_batch=max_batch, noise=noise, perturb_func=perturb_func, dtype=torch.float64)
+                            max_batch=max_batch, noise=noise, perturb_func=perturb_func, dtype=torch.float64,
+                            per_sample=True)
 
 
 def _max_over_draws(values: torch.Tensor) -> torch.Tensor:
@@ -221,7 +223,7 @@ def local_lipschitz_estimate(model, inputs, target, attributions=None, *, method
 
     return _max_over_draws(perturbed_scores(attr_fn, inputs, target, score, radius=radius, n_samples=n_samples,
                                             seed=seed, max_batch=max_batch, noise=noise, perturb_func=perturb_func,
-                                            dtype=torch.float64))
+                                            dtype=torch.float64, per_sample=True))
 
 
 _BOUNDS = {"radius": (0.0, None), "n_samples": (1, None), "max_batch": (1, None), "eps_min": (0.0, None)}
