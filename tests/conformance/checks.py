@@ -679,23 +679,20 @@ def _quantus_complexity(cls_name: str, ours, **kw) -> np.ndarray:
     return ours(a), np.asarray(theirs, dtype=float)
 
 
-@check("sparseness_quantus", "sparseness")
-def _sparseness() -> Result:
-    ours, theirs = _quantus_complexity("Sparseness", lambda a: xbench.metrics.sparseness(None, None, None, a),
-                                       normalise=False)
-    return result("sparseness (Gini of |A|, 192 values)", "Quantus Sparseness", ours, theirs, F32,
-                  "float32 sums in Quantus; its +1e-7 per value moves the Gini index by D 1e-7 / sum|A| "
-                  "(~2e-7 relative here): 1e-4 of the largest value",
-                  "Quantus adds 1e-7 to every |A| (an all-zero map gets 0, ours nan)")
+def _quantus_gini_or_entropy(name: str, cls_name: str, why: str, conventions: str) -> Result:
+    fn = getattr(xbench.metrics, name)
+    ours, theirs = _quantus_complexity(cls_name, lambda a: fn(None, None, None, a), normalise=False)
+    return result(f"{name} (|A|, 192 values)", f"Quantus {cls_name}", ours, theirs, F32, why, conventions)
 
 
-@check("complexity_quantus", "complexity")
-def _complexity() -> Result:
-    ours, theirs = _quantus_complexity("Complexity", lambda a: xbench.metrics.complexity(None, None, None, a),
-                                       normalise=False)
-    return result("complexity (entropy of |A| / sum|A|, nats)", "Quantus Complexity", ours, theirs, F32,
-                  "float32 in Quantus; its log(p + 1e-12) differs from p log p by at most D 1e-12: 1e-4 of the "
-                  "largest value", "0 log 0 = 0 exactly (Quantus: log(p + 1e-12)); an all-zero map is nan")
+check("sparseness_quantus", "sparseness")(lambda: _quantus_gini_or_entropy(
+    "sparseness", "Sparseness", "float32 sums in Quantus; its +1e-7 per value moves the Gini index by D 1e-7 / "
+    "sum|A| (~2e-7 relative here): 1e-4 of the largest value",
+    "Quantus adds 1e-7 to every |A| (an all-zero map gets 0, ours nan)"))
+check("complexity_quantus", "complexity")(lambda: _quantus_gini_or_entropy(
+    "complexity", "Complexity", "float32 in Quantus; its log(p + 1e-12) differs from p log p by at most D 1e-12: "
+    "1e-4 of the largest value", "entropy in nats; 0 log 0 = 0 exactly (Quantus: log(p + 1e-12)); an all-zero map "
+    "is nan"))
 
 
 @check("effective_complexity_quantus", "effective_complexity")

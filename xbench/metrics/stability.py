@@ -153,6 +153,14 @@ def _max_over_draws(values: torch.Tensor) -> torch.Tensor:
     return torch.where(torch.isinf(filled) & (filled < 0), torch.full_like(filled, float("nan")), filled)
 
 
+def _stability(relative: Relative, model, inputs, target, attributions, method: str, method_params: dict | None,
+               attributor: Attributor | None, **settings) -> torch.Tensor:
+    """RIS / ROS / RRS per sample [N]: the max over the draws of :func:`relative_stability` (nan-aware)."""
+    attr_fn = attributor or method_attributor(model, method, method_params)
+    return _max_over_draws(relative_stability(model, inputs, target, attributions, relative, attr_fn=attr_fn,
+                                              **settings))
+
+
 def relative_input_stability(model, inputs, target, attributions=None, *, method: str = "saliency",
                              method_params: dict | None = None, radius: float = 0.05, n_samples: int = 10,
                              noise: Noise = "uniform", same_prediction: bool = True, eps_min: float = 1e-6,
@@ -160,11 +168,7 @@ def relative_input_stability(model, inputs, target, attributions=None, *, method
                              attributor: Attributor | None = None) -> torch.Tensor:
     """RIS per sample [N] (unitless ratio of relative changes; lower = more stable): max over ``n_samples``
     noisy x' of ||(A(x) - A(x')) / A(x)|| / max(||(x - x') / x||, eps_min)."""
-    attr_fn = attributor or method_attributor(model, method, method_params)
-    return _max_over_draws(relative_stability(
-        model, inputs, target, attributions, "input", attr_fn=attr_fn, radius=radius, n_samples=n_samples,
-        noise=noise, same_prediction=same_prediction, eps_min=eps_min, seed=seed, max_batch=max_batch,
-        perturb_func=perturb_func))
+    return _stability("input", **locals())
 
 
 def relative_output_stability(model, inputs, target, attributions=None, *, method: str = "saliency",
@@ -174,11 +178,7 @@ def relative_output_stability(model, inputs, target, attributions=None, *, metho
                               attributor: Attributor | None = None) -> torch.Tensor:
     """ROS per sample [N] (relative attribution change per logit unit; lower = more stable): max over noisy
     x' of ||(A(x) - A(x')) / A(x)|| / max(||h(x) - h(x')||, eps_min), h the model's logits."""
-    attr_fn = attributor or method_attributor(model, method, method_params)
-    return _max_over_draws(relative_stability(
-        model, inputs, target, attributions, "output", attr_fn=attr_fn, radius=radius, n_samples=n_samples,
-        noise=noise, same_prediction=same_prediction, eps_min=eps_min, seed=seed, max_batch=max_batch,
-        perturb_func=perturb_func))
+    return _stability("output", **locals())
 
 
 def relative_representation_stability(model, inputs, target, attributions=None, *, method: str = "saliency",
@@ -190,11 +190,7 @@ def relative_representation_stability(model, inputs, target, attributions=None, 
     """RRS per sample [N] (unitless; lower = more stable): max over noisy x' of ||(A(x) - A(x')) / A(x)|| /
     max(||(L(x) - L(x')) / L(x)||, eps_min), L the hidden representation named by ``layer`` (default: the
     input of the last ``nn.Linear``)."""
-    attr_fn = attributor or method_attributor(model, method, method_params)
-    return _max_over_draws(relative_stability(
-        model, inputs, target, attributions, "representation", attr_fn=attr_fn, radius=radius,
-        n_samples=n_samples, noise=noise, same_prediction=same_prediction, eps_min=eps_min, seed=seed,
-        max_batch=max_batch, layer=layer, perturb_func=perturb_func))
+    return _stability("representation", **locals())
 
 
 def local_lipschitz_estimate(model, inputs, target, attributions=None, *, method: str = "saliency",
