@@ -11,6 +11,7 @@ from .complexity import complexity, effective_complexity, sparseness
 from .fidelity import infidelity
 from .localisation import localisation
 from .perturbation import abpc, deletion, insertion, keep_remove
+from .randomisation import data_randomisation, mprt, random_logit  # (import registers)
 from .roar import roar
 from .robustness import avg_sensitivity, max_sensitivity
 from .stability import (
@@ -26,3 +27,4 @@ __all__ = ["METRICS", "CellContext", "MetricOutput", "abpc", "available", "avg_s
            "keep_remove", "local_lipschitz_estimate", "localisation", "max_sensitivity", "register", "register_metric",
            "relative_input_stability", "relative_output_stability", "relative_representation_stability", "roar",
            "sensitivity_axiom", "sensitivity_n", "sparseness", "timing"]
+__all__ += ["data_randomisation", "mprt", "random_logit"]
