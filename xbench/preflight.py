@@ -319,6 +319,9 @@ def _check_metrics(suite: Suite, x0: torch.Tensor, has_masks: bool, problems: li
         if datasets and suite.data.name not in datasets:
             problems.append(f"{where}: '{mt.name}' cannot run on data {suite.data.name!r}; allowed: "
                             f"{', '.join(datasets)}")
+        if entry.meta.get("inputs") == "image" and x0.dim() != 3:  # declared at register(..., inputs=...)
+            problems.append(f"{where}: '{mt.name}' needs image inputs [C, H, W], the data's are {tuple(x0.shape)}")
+            continue
         _at_most(mt.params.get("steps"), n_pix, f"{where}.steps", "pixels of one input", problems)
         for v in mt.params.get("ns") or ():
             _at_most(v, n_pix, f"{where}.ns", "pixels of one input", problems)

@@ -725,13 +725,13 @@ def _effective_complexity() -> Result:
 
 
 def _noise_draws(x: torch.Tensor, seed: int, s: int, radius: float, kind: str) -> np.ndarray:
-    """The draws xbench makes for (image i, draw j), seeded per sample (xbench.metrics.noise): [n, s, D]."""
-    from xbench.metrics.noise import sample_keys, sample_noise
+    """The draws xbench makes for (image i, draw j), seeded per sample (xbench.metrics.sample_noise): [n, s, D]."""
+    from xbench.metrics.sample_noise import normal, sample_keys, uniform
 
-    n = len(x)
-    keys = sample_keys(x, seed).repeat_interleave(s)
-    e = sample_noise(keys, torch.arange(n * s) % s, tuple(x.shape[1:]), radius, kind, x.dtype)
-    return e.view(n, s, -1).numpy()
+    n, d = len(x), x[0].numel()
+    keys, j = sample_keys(x, seed).repeat_interleave(s), torch.arange(n * s) % s
+    e = (2 * uniform(keys, j, d) - 1) * radius if kind == "uniform" else radius * normal(keys, j, d)
+    return e.to(x.dtype).view(n, s, -1).numpy()
 
 
 def _quantus_stability(cls_name: str, fn: Callable, noise: str, radius: float, **kw) -> Result:
@@ -888,3 +888,7 @@ def _quantus_random_logit_spearman() -> Result:
     ours = random_logit(net, x, t, a, method="saliency", similarity="spearman", abs=True, offsets=offsets)
     return result("random_logit (Spearman, saliency, abs)", "Quantus RandomLogit, same classes", ours,
                   np.asarray(theirs), 1e-6, "ranks of the same float32 values (see mprt): 1e-6")
+
+
+# the faithfulness metrics' checks register themselves into CHECKS (kept in their own module)
+from tests.conformance import checks_faithfulness  # noqa: E402,F401

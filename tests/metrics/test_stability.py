@@ -16,7 +16,7 @@ from xbench.metrics import (
     relative_output_stability,
     relative_representation_stability,
 )
-from xbench.metrics.noise import sample_keys, sample_noise
+from xbench.metrics.sample_noise import sample_keys, uniform
 from xbench.metrics.stability import relative_stability, representation_layer
 
 W = torch.tensor([[1.0, 2.0, -3.0, 4.0], [0.5, -1.0, 2.0, 1.0]])
@@ -97,8 +97,7 @@ def test_same_prediction_leaves_out_draws_that_change_the_argmax():
     kept = relative_stability(model, x, t, None, "input", same_prediction=True, **kw)
     # the draws xbench made, rebuilt from the per-sample seeding, and which of them flip the prediction
     keys = sample_keys(x, seed).repeat_interleave(s)
-    xp = x.repeat_interleave(s, 0) + sample_noise(keys, torch.arange(2 * s) % s, (1, 2, 2), radius, "uniform",
-                                                  x.dtype)
+    xp = x.repeat_interleave(s, 0) + ((2 * uniform(keys, torch.arange(2 * s) % s, 4) - 1) * radius).view(-1, 1, 2, 2)
     flips = (model(xp).argmax(1) != model(x).argmax(1).repeat_interleave(s)).view(2, s)
     assert flips[0].any() and not flips[0].all() and not flips[1].any()  # the case is informative
     assert torch.equal(kept.isnan(), flips)

@@ -14,7 +14,7 @@ import torch
 
 from ..batching import DEFAULT_MAX_BATCH
 from .base import Attributor, ChunkRNG, for_noise_items, method_attributor, register_metric
-from .noise import sample_keys, sample_noise
+from .sample_noise import normal, sample_keys, uniform
 
 Norm = Literal["fro", "inf"]
 PerturbFunc = Callable[[torch.Tensor, float], torch.Tensor]
@@ -39,7 +39,7 @@ def perturbed_scores(attr_fn: Attributor, inputs: torch.Tensor, target: torch.Te
     draw) items are flattened and attributed in chunks of ``max_batch`` (one method call per chunk), the
     noise drawn item-major from ``seed`` on the device, so each image's draws do not depend on the batch
     it sits in.  ``per_sample``: draw j of an image is a function of (seed, the image's values, j) only
-    (:mod:`xbench.metrics.noise`), the same in any batch; else one item-major stream from ``seed`` (the draws of
+    (:mod:`xbench.metrics.sample_noise`), the same in any batch; else one item-major stream from ``seed`` (the draws of
     the image's position in the batch, as Captum's).  ``noise``: ``uniform`` e ~ U[-radius, radius] per
     element (Captum's L-inf ball), ``gaussian`` e ~ N(0, radius^2); ``perturb_func(x_repeated, radius) ->
     x_perturbed`` replaces both (Captum's convention).  ``img`` indexes the items' images in ``inputs``,
@@ -54,7 +54,10 @@ def perturbed_scores(attr_fn: Attributor, inputs: torch.Tensor, target: torch.Te
         if perturb_func is not None:
             x = perturb_func(x, radius)
         elif keys is not None:
-            x = x + sample_noise(keys[img], j, tuple(x.shape[1:]), radius, noise, x.dtype)
+            d = x[0].numel()
+            e = ((2 * uniform(keys[img], j, d) - 1) * radius if noise == "uniform"
+                 else radius * normal(keys[img], j, d))
+            x = x + e.to(x.dtype).view_as(x)
         elif noise == "uniform":
             x = x + rng.uniform(tuple(x.shape), -radius, radius, x.dtype)
         else:

@@ -4,7 +4,7 @@ local Lipschitz estimate (Alvarez-Melis & Jaakkola 2018).
 
 Each re-runs the method on ``n_samples`` noisy copies of every input through the robustness metrics' one
 loop (:func:`xbench.metrics.robustness.perturbed_scores`: images x draws flattened, chunked; noise seeded per
-sample, :mod:`xbench.metrics.noise`, so a sample's value does not depend on its batch) and reports the max
+sample, :mod:`xbench.metrics.sample_noise`, so a sample's value does not depend on its batch) and reports the max
 over the draws, per sample, in float64:
 
 - RIS(x) = max_x' ||(A(x) - A(x')) / A(x)|| / max(||(x - x') / x||, eps_min)
