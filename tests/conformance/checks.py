@@ -896,9 +896,6 @@ def _quantus_random_logit_spearman() -> Result:
                   np.asarray(theirs), 1e-6, "ranks of the same float32 values (see mprt): 1e-6")
 
 
-# the faithfulness metrics' checks register themselves into CHECKS (kept in their own module)
-# the real-network cases (EfficientNet-Lite0 on photos) register into the same table
-from tests.conformance import (
-    checks_faithfulness,  # noqa: E402,F401
-    photo_checks,  # noqa: E402, F401
-)
+# the faithfulness metrics' checks register themselves into CHECKS (kept in their own module), and so do the
+# real-network cases (EfficientNet-Lite0 on photos)
+from tests.conformance import checks_faithfulness, photo_checks  # noqa: E402,F401
