@@ -84,6 +84,13 @@ def _parser() -> argparse.ArgumentParser:
     rep = sub.add_parser("report", help="regenerate tables and plots of a run directory from its results.csv")
     rep.add_argument("run_dir")
 
+    ve = sub.add_parser("verdict", help="regenerate a run's verdict (verdict.csv/.md/.png): each method against "
+                                         "random with corrected paired tests, ranks and metric agreement")
+    ve.add_argument("run_dir")
+    ve.add_argument("--test", choices=("wilcoxon", "t"), default="wilcoxon", help="the paired test (default wilcoxon)")
+    ve.add_argument("--correction", choices=("holm", "bh"), default="holm",
+                    help="multiple-comparison correction across the run: holm (default) or bh (Benjamini-Hochberg)")
+
     tr = sub.add_parser("train", help="train a model (regular or X-) and save a checkpoint usable in suites")
     tr.add_argument("model", help="a model name (xbench list models)")
     tr.add_argument("--data", required=True, help="a dataset name (xbench list datasets)")
@@ -196,6 +203,26 @@ def describe_entry(name: str) -> str:
     return "\n".join(out)
 
 
+def verdict_command(run_dir: str, test: str = "wilcoxon", correction: str = "holm") -> str:
+    """``xbench verdict``: rewrite a run directory's verdict files from its results (journaled as xbench's
+    own files when the folder is an xbench run); returns the terminal summary."""
+    from .results import results_path
+    from .rundir import RunDir
+    from .verdict import make_verdict
+
+    path = results_path(run_dir)
+    if not path.exists():
+        raise XBenchError(f"verdict: '{run_dir}' has no results.csv; give a run directory of xbench run")
+    import pandas as pd
+
+    if "kind" not in pd.read_csv(path, nrows=0).columns:
+        raise XBenchError(f"verdict: '{run_dir}' is a train-prior run (no per-method rows to compare); "
+                          "give a run directory of xbench run")
+    folder = RunDir(run_dir)
+    produce = lambda: make_verdict(run_dir, test=test, correction=correction)  # noqa: E731
+    return folder.journaled(produce) if folder.is_xbench_run() else produce()
+
+
 def _notes_to_stderr() -> None:
     """Preflight's notes (e.g. n_samples resolved to the split's size) as ``xbench: note: ...`` lines."""
     import logging
@@ -258,6 +285,9 @@ def main(argv: list[str] | None = None) -> int:
                 print(make_prior_report(args.run_dir))
                 return 0
             print(make_report(args.run_dir))
+            return 0
+        if args.command == "verdict":
+            print(verdict_command(args.run_dir, args.test, args.correction))
             return 0
         if args.command == "train":
             import logging
