@@ -116,34 +116,25 @@ def cles(d: np.ndarray) -> float:
     return float((d > 0).mean() + 0.5 * (d == 0).mean())
 
 
+def _in_order(p: np.ndarray, adjust_sorted) -> np.ndarray:
+    """``adjust_sorted(sorted p, m)`` mapped back to the input order (ties keep their order), capped at 1."""
+    p = np.asarray(p, dtype=np.float64)
+    order = np.argsort(p, kind="stable")
+    out = np.empty(len(p))
+    out[order] = np.minimum(adjust_sorted(p[order], len(p)), 1.0) if len(p) else p
+    return out
+
+
 def holm(p: np.ndarray) -> np.ndarray:
     """Holm's step-down adjusted p-values (family-wise error), in the input order: p_(i) * (m - i + 1),
     made monotone from the smallest up and capped at 1."""
-    p = np.asarray(p, dtype=np.float64)
-    m = len(p)
-    if m == 0:
-        return p.copy()
-    order = np.argsort(p, kind="stable")
-    scaled = p[order] * (m - np.arange(m))
-    adj = np.minimum(np.maximum.accumulate(scaled), 1.0)
-    out = np.empty(m)
-    out[order] = adj
-    return out
+    return _in_order(p, lambda s, m: np.maximum.accumulate(s * (m - np.arange(m))))
 
 
 def benjamini_hochberg(p: np.ndarray) -> np.ndarray:
     """Benjamini-Hochberg adjusted p-values (false discovery rate), in the input order: p_(i) * m / i,
     made monotone from the largest down and capped at 1."""
-    p = np.asarray(p, dtype=np.float64)
-    m = len(p)
-    if m == 0:
-        return p.copy()
-    order = np.argsort(p, kind="stable")
-    scaled = p[order] * m / np.arange(1, m + 1)
-    adj = np.minimum(np.minimum.accumulate(scaled[::-1])[::-1], 1.0)
-    out = np.empty(m)
-    out[order] = adj
-    return out
+    return _in_order(p, lambda s, m: np.minimum.accumulate((s * m / np.arange(1, m + 1))[::-1])[::-1])
 
 
 def adjust(p: np.ndarray, correction: str = "holm") -> np.ndarray:
