@@ -97,6 +97,8 @@ def test_n_below_6_all_equal_and_all_nan_columns(tmp_path):
     few = df[df["sample"] < 4]  # Wilcoxon cannot reach 0.05 with 4 pairs: no claim, no crash
     table = verdict_table(cubes(few))
     assert (table["beats_random"] != "true").all()
+    (tmp_path / "results.csv").write_text(few.to_csv(index=False))
+    assert "with 4 samples the smallest two-sided wilcoxon p is 0.12" in make_verdict(tmp_path, n_boot=10)
     flat = df.copy()
     flat.loc[flat["metric"] == "insertion", "value"] = 0.25  # every method equal
     flat.loc[(flat["method"] == "bad") & (flat["metric"] == "deletion"), "value"] = np.nan  # an n/a cell

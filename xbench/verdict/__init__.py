@@ -58,7 +58,7 @@ def make_verdict(run_dir: str | Path, df: pd.DataFrame | None = None, *, test: s
     buf = io.BytesIO()
     verdict_plot(table, rankings, buf, alpha=alpha)
     atomic_write(run_dir / "verdict.png", lambda fh: fh.write(buf.getvalue()))
-    return summary_lines(table, cs, rankings, correction)
+    return summary_lines(table, cs, rankings, correction, test, alpha)
 
 
 def has_results(run_dir: str | Path) -> bool:

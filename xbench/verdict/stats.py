@@ -80,6 +80,18 @@ def wilcoxon_p(d: np.ndarray) -> float:
     return float(min(2 * st.norm.sf(abs(z)), 1.0))
 
 
+def smallest_p(n: int, test: str = "wilcoxon") -> float:
+    """The smallest two-sided p a test can give on ``n`` paired differences: 2 / 2**n for Wilcoxon (every
+    difference on one side), 0 for t (unbounded).  Below the corrected threshold no claim is possible."""
+    return 2.0 / 2.0**n if test == "wilcoxon" and n >= 1 else (1.0 if test == "wilcoxon" else 0.0)
+
+
+def reachable_threshold(m: int, alpha: float, correction: str) -> float:
+    """The largest raw p that can still be declared significant in a family of ``m``: alpha / m for Holm
+    (its first step), alpha for BH (when every p is equally small)."""
+    return alpha / max(m, 1) if correction == "holm" else alpha
+
+
 def effect_sign(d: np.ndarray, test: str = "wilcoxon") -> float:
     """The direction the test sees: for Wilcoxon the sign of R+ - R- (signed ranks of |d|, zeros ranked
     then dropped as in :data:`ZERO_METHOD`), for t the sign of the mean; 0 when neither way."""

@@ -11,7 +11,7 @@ import pandas as pd
 from .compare import COLUMNS, EXCLUDED, family_size
 from .plot import outcome_codes
 from .ranks import Ranking
-from .stats import ZERO_METHOD
+from .stats import ZERO_METHOD, reachable_threshold, smallest_p
 from .table import Cube
 
 SYMBOLS = ("–", "·", "▼", "▲")  # n/a, not significant, worse than random, beats random (plot.OUTCOMES)
@@ -70,10 +70,28 @@ def headline(table: pd.DataFrame, r: Ranking, random: str | None) -> dict:
             "mean_tau": r.mean_tau(), "lowest_alpha": low, "w": r.w}
 
 
-def summary_lines(table: pd.DataFrame, cubes: list[Cube], rankings: list[Ranking], correction: str) -> str:
+def power_note(table: pd.DataFrame, cube: Cube, test: str, correction: str, alpha: float) -> str:
+    """A sentence when the run's sample count cannot reach significance after correction (else "")."""
+    rows = table[(table["model"] == cube.model) & (table["correction"] != EXCLUDED)] if len(table) else table
+    if not len(rows):
+        return ""
+    n = int(rows["n"].max())
+    need = reachable_threshold(family_size(table), alpha, correction)
+    best = smallest_p(n, test)
+    if best < need:
+        return ""
+    return (f"No comparison can be significant here: with {n} samples the smallest two-sided {test} p is "
+            f"{best:.2g}, and {correction} over {family_size(table)} comparisons needs p < {need:.2g}; "
+            "run more samples.")
+
+
+def summary_lines(table: pd.DataFrame, cubes: list[Cube], rankings: list[Ranking], correction: str,
+                  test: str = "wilcoxon", alpha: float = 0.05) -> str:
     """A few lines for the terminal: per model, the cells beating random after correction, where random
     ranks, the mean Kendall tau and the least reliable metrics."""
     out = [f"verdict ({correction}-corrected across {family_size(table)} comparisons; verdict.md):"]
+    if not cubes:
+        out.append("  no per-sample values of attribution methods in this run: nothing to compare")
     for cube, r in zip(cubes, rankings):
         h = headline(table, r, cube.random)
         rows = table[table["model"] == r.model]
@@ -82,6 +100,9 @@ def summary_lines(table: pd.DataFrame, cubes: list[Cube], rankings: list[Ranking
         else:
             out.append(f"  {r.model}: {h['wins']} of {h['family']} method x metric cells beat random; random ranks "
                        f"{h['random_rank'] or '?'}/{h['n_methods']}")
+            note = power_note(table, cube, test, correction, alpha)
+            if note:
+                out.append(f"    {note}")
         mean, pairs, neg = h["mean_tau"]
         low = ", ".join(f"{c} {_f(a, 2)}" for a, c in h["lowest_alpha"]) or "none"
         out.append(f"    metrics agree: mean Kendall tau {_f(mean, 2)} over {pairs} pairs ({neg} negative); "
@@ -137,8 +158,8 @@ def verdict_markdown(title: str, cubes: list[Cube], table: pd.DataFrame, ranking
         else:
             h = headline(table, r, cube.random)
             lines += [f"**{h['wins']} of {h['family']}** method x metric cells beat `{cube.random}` after correction "
-                      f"({len(r.methods)} methods, {len(cube.samples)} samples).", "", _grid(rows, cube.methods, alpha),
-                      ""]
+                      f"({len(r.methods)} methods, {len(cube.samples)} samples). "
+                      + power_note(table, cube, test, correction, alpha), "", _grid(rows, cube.methods, alpha), ""]
         if len(r.criteria):
             order = np.argsort(r.mean_rank, kind="stable")
             lines += [f"### Rank aggregation (Kendall's W = {_f(r.w)} over {len(r.criteria)} criteria)", "",
@@ -169,11 +190,15 @@ def verdict_markdown(title: str, cubes: list[Cube], table: pd.DataFrame, ranking
 
 
 def reliability_note() -> str:
-    """How to read reliability.csv's scores (written by ``xbench reliability``)."""
-    return ("Per metric: IAC = intra-consistency (1 - p / p of Wilcoxon between unperturbed and perturbed scores, "
-            "per method), IEC = inter-consistency (share of rankings kept / of scores worsened); NR = noise "
-            "resilience under a minor perturbation that keeps the predictions (should be high), AR = adversarial "
-            "reactivity under a disruptive one (should be high too); MC = their mean (Hedström et al. 2023).")
+    """How to read reliability.csv (written by ``xbench reliability``)."""
+    return ("Per metric.stat, MetaQuantus's model perturbation test (Hedström et al. 2023) on a few samples and "
+            "draws (columns `draws`, `samples`): the weights multiplied by N(1, `minor_std`) noise that keeps the "
+            "predictions (share kept: `kept_minor`), and by N(1, `disruptive_std`) noise that changes them (share "
+            "changed: `changed_disruptive`). NR = noise resilience, AR = adversarial reactivity; IAC = "
+            "intra-consistency (NR: the Wilcoxon p between unperturbed and perturbed scores, AR: 1 - p), IEC = "
+            "inter-consistency (NR: share of rank positions kept, AR: share of scores that got worse); each "
+            "averaged over methods and draws; MC = their mean. 1 is ideal for all five: a metric with low NR "
+            "scores moves under noise that changes nothing, one with low AR scores does not notice a broken model.")
 
 
 def _frame_md(df: pd.DataFrame) -> str:
