@@ -228,8 +228,12 @@ def verdict_command(run_dir: str, test: str = "wilcoxon", correction: str = "hol
         raise XBenchError(f"verdict: '{run_dir}' is a train-prior run (no per-method rows to compare); "
                           "give a run directory of xbench run")
     folder = RunDir(run_dir)
-    produce = lambda: make_verdict(run_dir, test=test, correction=correction)  # noqa: E731
-    return folder.journaled(produce) if folder.is_xbench_run() else produce()
+    before = folder.snapshot()
+    text = make_verdict(run_dir, test=test, correction=correction)
+    if folder.is_xbench_run():  # journal the files it made, once each (a rerun fresh of the suite deletes them)
+        listed = set(folder.written())
+        folder.record([p for p, m in folder.snapshot().items() if before.get(p) != m and p.resolve() not in listed])
+    return text
 
 
 def reliability_command(suite_spec: str, out: str | None, draws: int, samples: int, minor: float,
@@ -249,9 +253,9 @@ def reliability_command(suite_spec: str, out: str | None, draws: int, samples: i
         raise XBenchError(f"reliability: --draws {draws}, --samples {samples}, --minor {minor}, --disruptive "
                           f"{disruptive}; allowed: draws >= 1, samples >= 2, 0 < minor < disruptive")
     table = model_reliability(suite, draws=draws, samples=samples, minor=minor, disruptive=disruptive)
-    folder = RunDir(run_dir)
     path = run_dir / "reliability.csv"
-    folder.record([path])
+    if path.resolve() not in set(RunDir(run_dir).written()):
+        RunDir(run_dir).record([path])
     atomic_write_text(path, table.to_csv(index=False, float_format="%.6g"))
     return verdict_command(str(run_dir))
 
