@@ -91,8 +91,10 @@ def model_reliability(suite: Suite, draws: int = 2, samples: int = 8, minor: flo
                       disruptive: float = 2.0, progress: bool = False) -> pd.DataFrame:
     """reliability.csv's rows for every model of ``suite`` (see the module docstring)."""
     from .executor import Executor
+    from .preflight import preflight
     from .rundir import RunDir
 
+    preflight(suite)  # resolves which models each method fits (x_gradient: the X-variants only), as a run does
     ds, idx = load_data(suite)
     items = [ds[i] for i in idx[:samples]]
     x = torch.stack([torch.as_tensor(it[0]) for it in items])
