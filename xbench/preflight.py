@@ -315,6 +315,10 @@ def _check_metrics(suite: Suite, x0: torch.Tensor, has_masks: bool, problems: li
         if ("masks" in str(entry.meta.get("needs", "")) or "needs masks" in entry.description) and not has_masks:
             problems.append(f"{where}: '{mt.name}' needs ground-truth masks and {suite.data.name} has none; "
                             "use a dataset with masks (synthetic) or drop it")
+        datasets = entry.meta.get("datasets")  # a metric that works on named data only (e.g. retrains on it)
+        if datasets and suite.data.name not in datasets:
+            problems.append(f"{where}: '{mt.name}' cannot run on data {suite.data.name!r}; allowed: "
+                            f"{', '.join(datasets)}")
         _at_most(mt.params.get("steps"), n_pix, f"{where}.steps", "pixels of one input", problems)
         for v in mt.params.get("ns") or ():
             _at_most(v, n_pix, f"{where}.ns", "pixels of one input", problems)

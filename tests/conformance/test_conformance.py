@@ -14,7 +14,8 @@ import pytest
 from tests.conformance.checks import CHECKS
 
 NEEDS = {"quantus": ("deletion_pixel_flipping", "completeness_quantus", "max_sensitivity_quantus",
-                     "avg_sensitivity_quantus", "pointing_game", "relevance_mass"),
+                     "avg_sensitivity_quantus", "pointing_game", "relevance_mass", "mprt_top_down_spearman",
+                     "mprt_bottom_up_ssim", "mprt_independent_spearman", "random_logit", "random_logit_spearman"),
          "saliency": ("guided_ig", "blur_ig"), "pytorch_grad_cam": ("grad_cam",),
          "scipy": ("rise_deletion", "rise_insertion", "rise_deletion_uneven")}
 

@@ -8,9 +8,11 @@ from .base import METRICS, CellContext, MetricOutput, available, describe, regis
 from .fidelity import infidelity
 from .localisation import localisation
 from .perturbation import abpc, deletion, insertion, keep_remove
+from .randomisation import data_randomisation, mprt, random_logit  # (import registers)
 from .robustness import avg_sensitivity, max_sensitivity
 from .timing import timing
 
 __all__ = ["METRICS", "CellContext", "MetricOutput", "abpc", "available", "avg_sensitivity", "completeness",
            "deletion", "describe", "ig_distance", "infidelity", "insertion", "keep_remove", "localisation",
            "max_sensitivity", "register", "register_metric", "sensitivity_axiom", "sensitivity_n", "timing"]
+__all__ += ["data_randomisation", "mprt", "random_logit"]
