@@ -778,3 +778,7 @@ def _quantus_random_logit_spearman() -> Result:
     ours = random_logit(net, x, t, a, method="saliency", similarity="spearman", abs=True, offsets=offsets)
     return result("random_logit (Spearman, saliency, abs)", "Quantus RandomLogit, same classes", ours,
                   np.asarray(theirs), 1e-6, "ranks of the same float32 values (see mprt): 1e-6")
+
+
+# the faithfulness metrics' checks register themselves into CHECKS (kept in their own module)
+from tests.conformance import checks_faithfulness  # noqa: E402,F401
