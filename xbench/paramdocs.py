@@ -97,6 +97,8 @@ HELP: dict[str, str] = {
     "timing.repeats": "timed repetitions; the median is reported",
     "timing.warmup": "untimed runs before timing (kernel selection, caches)",
     "timing.batches": "leading batches timed per cell (null: every batch)",
+    "roar.batches": "leading batches ROAR runs on (it reads the whole train and test splits, so 1: once per model "
+                    "and method; more batches repeat the same result)",
     # models
     "cifar_resnet20.seed": "seed of the random initialisation",
     "cifar_vgg.seed": "seed of the random initialisation",

@@ -19,7 +19,10 @@ NEEDS = {"quantus": ("deletion_pixel_flipping", "completeness_quantus", "max_sen
                      "faithfulness_correlation_quantus",
                      "faithfulness_estimate_quantus", "monotonicity_arya_quantus", "monotonicity_nguyen_quantus",
                      "selectivity_quantus", "region_perturbation_morf_quantus", "region_perturbation_lerf_quantus",
-                     "irof_quantus", "road_imputation_direct", "road_imputation_cg", "road_quantus"),
+                     "irof_quantus", "road_imputation_direct", "road_imputation_cg", "road_quantus",
+                     "sparseness_quantus", "complexity_quantus", "effective_complexity_quantus",
+                     "relative_input_stability_quantus", "relative_output_stability_quantus",
+                     "relative_representation_stability_quantus", "local_lipschitz_estimate_quantus"),
          "saliency": ("guided_ig", "blur_ig"), "pytorch_grad_cam": ("grad_cam",),
          "scipy": ("rise_deletion", "rise_insertion", "rise_deletion_uneven")}
 
