@@ -216,6 +216,10 @@ def test_declared_inputs_are_true(entry, kind, ctx, tabular_ctx):
     assert why is None and not problems
     fits = entry.meta.get("fits")
     if fits is not None and fits(c.model, facts, params) is not None:
+        if "substrate" not in entry.params:  # e.g. ROAR on a model xbench cannot retrain: the cell refuses too
+            c.data_info = facts
+            assert refused(entry, c, params)
+            return
         assert "substrate" in fits(c.model, facts, params)
         params = entry.resolve({**CHEAP.get(entry.name, {}), **FITTING}, where=entry.name)
         assert fits(c.model, facts, params) is None

@@ -161,9 +161,9 @@ IMAGE_SUBSTRATES = ("blur", "rise_blur", "image_mean")
 
 def substrate_fits(model, data_info: dict, params: dict) -> str | None:
     """Blurred and image-mean substrates are defined on images: on other data they are refused before any work."""
-    sub = params.get("substrate")
-    if data_info.get("kind") != "image" and sub in IMAGE_SUBSTRATES:
-        return (f"substrate {sub!r} is defined on images and the data is {data_info.get('kind')}; "
+    sub, kind = params.get("substrate"), (data_info or {}).get("kind")
+    if kind not in (None, "image") and sub in IMAGE_SUBSTRATES:
+        return (f"substrate {sub!r} is defined on images and the data is {kind}; "
                 "use substrate: zero or uniform")
     return None
 
