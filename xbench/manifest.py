@@ -15,6 +15,7 @@ from .provenance import git_commit, now, versions
 from .rundir import RunDir
 
 TIMES_GLOB = "times.rank*.json"
+WEIGHTS_GLOB = "weights.rank*.json"
 
 
 def manifest(rd: RunDir, settings: dict[str, Any], wall: float, **fields: Any) -> dict[str, Any]:
@@ -43,3 +44,19 @@ def cell_seconds(parts: Path) -> dict[str, float]:
         for k, v in json.loads(f.read_text()).items():
             times[k] = times.get(k, 0.0) + v
     return {k: round(v, 4) for k, v in times.items()}
+
+
+def add_weight_records(into: dict[str, list[dict[str, str]]], new: dict[str, list[dict[str, str]]]) -> None:
+    """Add ``new``'s entries (model label -> files) to ``into``, each distinct entry once, in order."""
+    for label, entries in new.items():
+        known = into.setdefault(label, [])
+        known.extend(e for e in entries if e not in known)
+
+
+def weight_files(parts: Path, glob: str = WEIGHTS_GLOB) -> dict[str, list[dict[str, str]]]:
+    """Model label -> the weight files (file, source, sha256) its model was made from, over every rank's
+    ``weights.rank<r>.json`` in ``parts`` and every invocation; an empty list: no file (random init)."""
+    out: dict[str, list[dict[str, str]]] = {}
+    for f in sorted(Path(parts).glob(glob)):
+        add_weight_records(out, json.loads(f.read_text()))
+    return out

@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from ..errors import ParamError
+from ..provenance import file_sha256, record_weights
 from .base import MODELS
 from .checkpoints import load_weights
 
@@ -86,6 +87,7 @@ def load_archive(path: str | Path) -> nn.Module:
     p = Path(path).expanduser()
     if not p.is_file():
         raise ParamError(f"path: model file '{path}' does not exist")
+    record_weights(p, "model file", str(path))
     names: list[str] = []
     try:
         with zipfile.ZipFile(p) as zf:
@@ -185,11 +187,9 @@ def dry_forward(model: nn.Module, input_shape: tuple[int, ...], num_classes: int
 
 def user_model_settings(params: dict[str, Any]) -> dict[str, Any]:
     """The settings a result row records for a user model: the file's SHA-256 besides the path."""
-    import hashlib
-
     out = dict(params)
     for key in ("path", "weights"):
         v = params.get(key)
         if isinstance(v, str) and Path(v).expanduser().is_file():
-            out[f"{key}_sha256"] = hashlib.sha256(Path(v).expanduser().read_bytes()).hexdigest()
+            out[f"{key}_sha256"] = file_sha256(Path(v).expanduser())
     return out
