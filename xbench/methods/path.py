@@ -17,6 +17,7 @@ from ..errors import ParamError
 from ..substrates import make_baseline
 from .base import FROM_BASELINE, register, target_outputs
 from .quadrature import Rule, quadrature
+from .split_family import PAPER_RATIOS, crosses, split_family
 
 
 def accumulate_gradients(model: torch.nn.Module, target: torch.Tensor, n: int, k: int,
@@ -210,7 +211,8 @@ def split_ig(model, inputs, target, *, ratio: float = 0.9, n_steps: int = 200,
     f0 = target_outputs(model, base, target)
     change = logits[:, -1] - f0
     tau = f0 + ratio * change
-    crossed = (logits - tau[:, None]) * torch.sign(change)[:, None] > 0
+    scale = torch.maximum(logits[:, -1].abs(), f0.abs())
+    crossed = crosses(logits, tau[:, None], change[:, None], scale[:, None])
     # no crossing (F(x) = F(x'), or r = 1 when the logit never passes F(x) before the end): everything
     # is on the left, k* = m (no Right part) and alpha_star = 1
     first = crossed.to(torch.int8).argmax(1)  # index of the first True (0 when none)
@@ -239,8 +241,6 @@ def _split_info(left: torch.Tensor, right: torch.Tensor, kstar: torch.Tensor, al
 
 def _split_ig_shared(model, inputs, target, base, ratio, n_steps, part, max_batch, schedule):
     """Split IG from the family's one (cached) gradient pass; the same sums as the scan-based path."""
-    from .split_family import PAPER_RATIOS, split_family
-
     alphas, weights = path_schedule(schedule, n_steps, inputs.device, inputs.dtype)
     fam = split_family(model, inputs, target, base, (ratio, *PAPER_RATIOS), alphas, weights,
                        max_batch=max_batch, schedule_key=schedule)

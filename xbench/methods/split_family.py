@@ -94,6 +94,22 @@ class _Cache:
 CACHE = _Cache()
 
 
+ROUNDING_ULPS = 64  # a crossing within this many float epsilons of |F| is rounding, not a crossing
+
+
+def crosses(out: torch.Tensor, tau: torch.Tensor, change: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    """True where the logit ``out`` has passed the threshold ``tau`` in the direction of ``change``.
+
+    Strict, with a margin of :data:`ROUNDING_ULPS` float epsilons of ``scale`` (max |F| of the path's two
+    ends): in exact arithmetic the last path point gives F(x) exactly, but the same logit computed in a
+    batch of another shape (another BLAS kernel, another thread count) can differ from the separately
+    computed F(x) in its last bits, and must not count as crossing tau = F(x) at r = 1.  Returns a bool
+    tensor shaped like ``out``.
+    """
+    margin = ROUNDING_ULPS * torch.finfo(out.dtype).eps * scale
+    return (out - tau) * torch.sign(change) > margin
+
+
 def split_family(model: torch.nn.Module, inputs: torch.Tensor, target: torch.Tensor, baselines: torch.Tensor,
                  ratios: tuple[float, ...], alphas: torch.Tensor, weights: torch.Tensor, *,
                  max_batch: int = DEFAULT_MAX_BATCH, cache: bool = True, schedule_key: str = "") -> Family:
@@ -117,6 +133,7 @@ def split_family(model: torch.nn.Module, inputs: torch.Tensor, target: torch.Ten
     sign = torch.sign(change)
     r = torch.tensor(ratios, dtype=inputs.dtype, device=inputs.device)
     tau = f_base[None, :] + r[:, None] * change[None, :]  # [R, N]
+    scale = torch.maximum(f_x.abs(), f_base.abs())
     crossed = torch.zeros((len(ratios), n), dtype=torch.bool, device=inputs.device)  # crossed before this chunk
     kstar = torch.full((len(ratios), n), k, dtype=torch.long, device=inputs.device)  # K: never crossed
     diff = inputs - baselines
@@ -132,7 +149,7 @@ def split_family(model: torch.nn.Module, inputs: torch.Tensor, target: torch.Ten
         out = model(pts).gather(1, target[img][:, None]).squeeze(1)
         (grad,) = torch.autograd.grad(out.sum(), pts)
         # strict crossing at this step, per ratio: [R, B]
-        hit = (out.detach()[None, :] - tau[:, img]) * sign[img][None, :] > 0
+        hit = crosses(out.detach()[None, :], tau[:, img], sign[img][None, :], scale[img][None, :])
         pos = torch.arange(len(idx), device=inputs.device)
         big = torch.full((len(ratios), n), len(idx), dtype=torch.long, device=inputs.device)
         first = big.scatter_reduce(1, img.expand(len(ratios), -1), torch.where(hit, pos, len(idx)), "amin")
