@@ -88,7 +88,8 @@ def evaluate(model: nn.Module | str | dict, data: Any, methods: list[str | dict]
             def factory(*, x: bool = False, num_classes: int | None = None, weights: Any = None):
                 return module
 
-            stack.enter_context(_temporary(MODELS, uid, factory, input_size=None, dataset=None))
+            # the module exists already: preflight runs it for real, a meta input would meet its real weights
+            stack.enter_context(_temporary(MODELS, uid, factory, input_size=None, dataset=None, meta_build=False))
             model_spec: dict[str, Any] = {"name": uid, "label": model_label, "x": is_x}
         else:
             model_spec = {"name": model} if isinstance(model, str) else dict(model)
