@@ -64,6 +64,11 @@ def test_rows_compare_exactly_where_the_weights_match_and_by_ci_where_not(tmp_pa
     far = _run_dir(tmp_path / "far", {"a": "1", "b": "3"}, {"a": 0.5, "b": 0.75})
     ok, row = crr.compare_runs(old, far)
     assert not ok and "1 outside (b/saliency/deletion/auc)" in row
+    # float32 rounding residues (an X-model's completeness gap) are the same zero, whatever their CIs
+    tiny = _run_dir(tmp_path / "tiny", {"a": "1", "b": "2"}, {"a": 0.5, "b": 5e-8}, ci=1e-8)
+    tiny2 = _run_dir(tmp_path / "tiny2", {"a": "1", "b": "3"}, {"a": 0.5, "b": 9e-8}, ci=1e-8)
+    ok, row = crr.compare_runs(tiny, tiny2)
+    assert ok and "0 outside, 1 at rounding level" in row
     # a changed row of a model with the same weights is still a difference
     a_changed = _run_dir(tmp_path / "a_changed", {"a": "1", "b": "3"}, {"a": 0.51, "b": 0.5})
     assert not crr.compare_runs(old, a_changed)[0]
