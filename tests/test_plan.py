@@ -65,3 +65,36 @@ def test_first_batches_is_a_declared_policy_of_the_plan(tmp_path):
         assert sum(p.parent.name == "timing" for p in parts) == len(timed) * n_method_units
         assert sum(p.parent.name == "completeness" for p in parts) == 4 * n_method_units
         assert total == sum(len(cs) for (_, _, missing) in work for cs in missing.values())  # nothing done yet
+
+
+def test_part_paths_are_namespaced_so_no_label_names_an_internal_file(tmp_path):
+    """Labels that spell xbench's own names (or its folders) get parts of their own: ``info/`` and ``no-method/``
+    are spellings no label folder can take, and the reserved labels themselves are refused by the schema."""
+    from pathlib import Path
+
+    from xbench.plan import part_path
+    from xbench.suite.schema import RESERVED_LABELS
+
+    assert {MODEL_ONLY, INFO} <= set(RESERVED_LABELS)
+    labels = ["info", "no-method", "model", "metric=x", "times.rank0.json", "-x", "_info_", "parts"]
+    paths = {part_path(tmp_path, "m", me, mt, 0) for me in [*labels, MODEL_ONLY] for mt in [*labels, INFO]}
+    assert len(paths) == (len(labels) + 1) ** 2
+    only = part_path(tmp_path, "m", MODEL_ONLY, "accuracy", 0)
+    assert only == tmp_path / "parts/model=m/no-method/metric=accuracy/b00000.csv"
+    assert part_path(tmp_path, "m", "saliency", INFO, 3) == tmp_path / "parts/model=m/method=saliency/info/b00003.csv"
+    for p in paths:  # every part lies in a model=/ folder: never beside parts/times.rank<r>.json
+        assert Path(p).relative_to(tmp_path / "parts").parts[0].startswith("model=")
+
+
+def test_reserved_labels_are_refused_in_one_line_each():
+    import pytest
+
+    from xbench.errors import SuiteError
+
+    raw = {"name": "t", "device": "cpu", "data": {"name": "digits", "n_samples": 4, "batch_size": 4},
+           "models": ["digits_cnn"], "methods": [{"name": "saliency", "label": "-"}],
+           "metrics": [{"name": "completeness", "label": "_info"}, {"name": "insertion", "label": "_preview"}]}
+    with pytest.raises(SuiteError) as err:
+        parse_suite(raw)
+    assert [p.split(":")[0] for p in err.value.problems] == ["methods[0].label", "metrics[0].label",
+                                                             "metrics[1].label"]

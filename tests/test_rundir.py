@@ -171,7 +171,7 @@ def test_resume_refusal_names_the_changed_field(tmp_path):
     out = tmp_path / "f"
     run(out)
     changed = {**TINY, "methods": [{"name": "saliency", "abs": True}]}
-    with pytest.raises(XBenchError, match=r"--resume: the suite differs .*methods.0.params.abs: false -> true"):
+    with pytest.raises(XBenchError, match=r"the suite differs .*methods.0.params.abs: false -> true.*--fresh"):
         run(out, changed, resume=True)
 
 
@@ -291,9 +291,93 @@ def test_a_part_lost_between_compute_and_merge_stops_the_merge(tmp_path, monkeyp
         next((self.out / "parts").rglob("b00001.csv")).unlink()  # e.g. removed by hand or a full disk
 
     monkeypatch.setattr(Run, "execute", losing)
-    with pytest.raises(XBenchError, match=r"1 of \d+ parts are missing .*rerun with --resume"):
+    with pytest.raises(XBenchError, match=r"1 of \d+ parts are missing .*run the same command again"):
         run(tmp_path / "lost")
     assert not (tmp_path / "lost" / "results.csv").exists()
     monkeypatch.setattr(Run, "execute", real)
     run(tmp_path / "lost", resume=True)  # the lost part is computed again
     assert len(read_results(tmp_path / "lost")) == len(read_results(run(tmp_path / "whole")))
+
+
+# ---- a full disk, a read-only subfolder, report on a folder of one's own ------------------------------------------
+def test_a_full_disk_is_one_line_exit_2_nothing_damaged_and_the_rerun_resumes(tmp_path, monkeypatch, capsys):
+    """ENOSPC on the fourth file written (a part): one line naming it, exit 2, no temp file left, every part on
+    disk verifies, and the same command again completes with the rows of an uninterrupted run."""
+    import errno
+
+    import xbench.rundir as rundir
+
+    real = rundir.atomic_write
+    count = {"n": 0}
+
+    def full(path, write, binary=True):
+        count["n"] += 1
+        if count["n"] == 4:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+        return real(path, write, binary)
+
+    out = tmp_path / "full"
+    monkeypatch.setattr(rundir, "atomic_write", full)
+    assert cli(tmp_path, "--out", str(out)) == 2
+    line = one_error_line(capsys.readouterr().err)
+    assert "cannot write " in line and "No space left on device" in line and "run the same command again" in line
+    assert not list(out.rglob(f"*{TMP_SUFFIX}")) and not (out / LOCK).exists()
+    rd = RunDir(out)
+    assert all(rd.part_problem(p)[0] is None for p in (out / "parts").rglob("*.csv"))
+    monkeypatch.setattr(rundir, "atomic_write", real)
+    assert cli(tmp_path, "--out", str(out)) == 0
+    assert "resuming the interrupted run" in capsys.readouterr().err
+    pd.testing.assert_frame_equal(read_results(out), read_results(run(tmp_path / "whole")))
+
+
+@pytest.mark.parametrize("sub", ["parts", "plots"])
+def test_a_read_only_subfolder_is_one_line_exit_2(tmp_path, monkeypatch, capsys, sub):
+    """A subfolder that cannot be written (simulated: the tests may run as root, who writes anyway)."""
+    import errno
+
+    import xbench.rundir as rundir
+
+    out = run(tmp_path / "r")
+    real_mkstemp = rundir.tempfile.mkstemp
+    real_savefig = __import__("matplotlib.figure").figure.Figure.savefig
+
+    def denied(path):
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
+
+    def mkstemp(dir=None, **kw):
+        if Path(dir).resolve() == (out / sub).resolve() or (out / sub).resolve() in Path(dir).resolve().parents:
+            denied(dir)
+        return real_mkstemp(dir=dir, **kw)
+
+    def savefig(self, fname, *a, **kw):
+        if sub in Path(fname).parts:
+            denied(fname)
+        return real_savefig(self, fname, *a, **kw)
+
+    monkeypatch.setattr(rundir.tempfile, "mkstemp", mkstemp)
+    monkeypatch.setattr("matplotlib.figure.Figure.savefig", savefig)
+    args = ["--fresh"] if sub == "parts" else []
+    assert cli(tmp_path, "--out", str(out), *args) == 2
+    err = capsys.readouterr().err
+    line = one_error_line("\n".join(ln for ln in err.splitlines() if not ln.startswith("xbench: resuming")))
+    assert "Permission denied" in line and f"make '{out / sub}" in line, line
+    assert not (out / LOCK).exists()
+    if sub == "plots":
+        capsys.readouterr()
+        assert main(["report", str(out)]) == 2
+        assert "Permission denied" in one_error_line(capsys.readouterr().err)
+
+
+def test_report_refuses_a_folder_that_is_not_a_run(tmp_path, capsys):
+    """A folder of one's own holding a results.csv: its summary.md, index.md and plots are never overwritten."""
+    out = run(tmp_path / "r")
+    mine = tmp_path / "mine"
+    (mine / "plots").mkdir(parents=True)
+    (mine / "results.csv").write_bytes((out / "results.csv").read_bytes())
+    for rel in ("summary.md", "index.md", "plots/curves_digits_cnn.png"):
+        (mine / rel).write_text(f"mine: {rel}")
+    before = tree(mine)
+    assert main(["report", str(mine)]) == 2
+    assert "is not an xbench run folder" in one_error_line(capsys.readouterr().err)
+    assert tree(mine) == before
+    assert main(["report", str(out)]) == 0  # a run folder is regenerated as before

@@ -148,7 +148,7 @@ def test_resume_refuses_a_changed_suite(reference, tmp_path):
     small["data"]["n_samples"] = 6
     from xbench.errors import XBenchError
 
-    with pytest.raises(XBenchError, match="--resume: the suite differs"):
+    with pytest.raises(XBenchError, match="the suite differs.*data.n_samples: 5 -> 6.*--fresh"):
         run(small, out, resume=True)
 
 
@@ -188,7 +188,8 @@ def test_nonfinite_attributions_are_recorded_and_flagged(tmp_path):
 
 @pytest.mark.slow
 def test_sigkill_and_resume_give_the_same_rows(reference, tmp_path):
-    """A real SIGKILL mid-run, then --resume: bit-identical rows (chunk_size included) to an uninterrupted run.
+    """A real SIGKILL mid-run, then the same command again (it resumes): bit-identical rows (chunk_size included)
+    to an uninterrupted run.
 
     Both runs are subprocesses with the same thread count, so they compute with the same kernels; ig_distance
     is in the suite because its cached 128-step reference once made a resumed unit record another chunk size."""
@@ -212,8 +213,9 @@ def test_sigkill_and_resume_give_the_same_rows(reference, tmp_path):
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert not (out / "complete").exists()
-    done = subprocess.run(cmd(out) + ["--resume"], env=env, capture_output=True, text=True, timeout=600)
+    done = subprocess.run(cmd(out), env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
+    assert f"resuming the interrupted run in {out}" in done.stderr
     pd.testing.assert_frame_equal(read_results(tmp_path / "whole"), read_results(out), check_exact=True)
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["invocations"] == 2 and manifest["resumed"]  # the killed invocation counts too
@@ -271,3 +273,61 @@ def test_rows_record_settings_a_method_decides_at_run_time(tmp_path, tiny_suite)
     df = read_results(run_suite(parse_suite(tiny_suite), tmp_path / "run", progress=False, report=False))
     layers = {json.loads(p).get("layer") for p in df["method_params"]}
     assert layers == {"features.4"}  # the ReLU after the digits CNN's last convolution
+
+
+def test_ctrl_c_then_the_same_command_again_resumes(reference, tmp_path):
+    """A real SIGINT (Ctrl-C) mid-run: exit 130 and a message saying to rerun; the same command again keeps every
+    finished part (untouched), says so in one line, and completes with the rows of an uninterrupted run."""
+    raw, _, df = reference
+    suite = tmp_path / "tiny.yaml"
+    suite.write_text(yaml.safe_dump(raw))
+    env = dict(os.environ, PYTHONUNBUFFERED="1", OMP_NUM_THREADS=str(torch.get_num_threads()),
+               PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "xbench", "run", str(suite), "--out", str(out), "--quiet"]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 300
+    while time.time() < deadline and len(list((out / "parts").rglob("*.csv"))) < 10 and proc.poll() is None:
+        time.sleep(0.02)
+    assert proc.poll() is None, "the run finished before it could be interrupted"
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "run the same command again to continue" in err and "Traceback" not in err
+    kept = {p: p.stat().st_mtime_ns for p in (out / "parts").rglob("*.csv")}
+    assert kept and not (out / "results.csv").exists()
+    again = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stderr
+    assert f"resuming the interrupted run in {out}: {len(kept)} finished parts are kept" in again.stderr
+    assert all(p.stat().st_mtime_ns == m for p, m in kept.items())  # nothing finished was recomputed
+    pd.testing.assert_frame_equal(df, read_results(out), rtol=1e-5, atol=1e-6)
+
+
+def test_plain_rerun_resumes_fresh_starts_over_and_a_changed_setting_is_refused(tmp_path, capsys):
+    from xbench.cli import main
+
+    raw = {"name": "t", "device": "cpu", "data": {"name": "digits", "n_samples": 4, "batch_size": 2},
+           "models": ["digits_cnn"], "methods": ["saliency"], "metrics": ["completeness"]}
+    suite = tmp_path / "t.yaml"
+    suite.write_text(yaml.safe_dump(raw))
+    out = tmp_path / "out"
+    args = ["run", str(suite), "--out", str(out), "--quiet"]
+    assert main(args) == 0
+    parts = {p: p.stat().st_mtime_ns for p in (out / "parts").rglob("*.csv")}
+    capsys.readouterr()
+    assert main(args) == 0  # a finished run: kept, results rebuilt from its parts
+    assert f"resuming the finished run in {out}: {len(parts)} finished parts are kept" in capsys.readouterr().err
+    assert all(p.stat().st_mtime_ns == m for p, m in parts.items())
+    assert main([*args, "--resume"]) == 0  # the old flag is still accepted (the default)
+    capsys.readouterr()
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    assert main([*args, "--set", "data.n_samples=6"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "data.n_samples: 4 -> 6" in err[0] and "--fresh" in err[0], err
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file() and p.name != ".xbench-lock"} == before
+    assert main([*args, "--fresh", "--resume"]) == 2
+    assert "contradict" in capsys.readouterr().err
+    assert main([*args, "--fresh", "--set", "data.n_samples=6"]) == 0
+    assert "resuming" not in capsys.readouterr().err
+    assert json.loads((out / "manifest.json").read_text())["invocations"] == 1
+    assert sorted(read_results(out)["sample"].unique()) == list(range(6))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from pathlib import Path
 
@@ -53,7 +54,10 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("suite", help="path to a suite YAML file, or a built-in suite name (xbench list suites)")
     r.add_argument("--out", help="run directory (default: runs/<suite name>)")
     r.add_argument("--device", help="override the suite's device: auto, cpu, cuda, cuda:N, mps")
-    r.add_argument("--resume", action="store_true", help="skip finished units of an interrupted run in --out")
+    r.add_argument("--fresh", action="store_true",
+                   help="start over: delete what an earlier run wrote in --out (default: an earlier run of the same "
+                        "settings there is resumed, keeping its finished units; changed settings are refused)")
+    r.add_argument("--resume", action="store_true", help=argparse.SUPPRESS)  # the default now; kept for old scripts
     r.add_argument("--limit", type=int, metavar="N", help="evaluate at most N samples (a quick look)")
     r.add_argument("--data-root", help="override data.root (folder of ImageNet / CIFAR-10 / CSV data)")
     r.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
@@ -102,7 +106,9 @@ def _parser() -> argparse.ArgumentParser:
     tp = sub.add_parser("train-prior", help="train with attribution priors (paper A §4.3) and report ROC-AUC and cost")
     tp.add_argument("suite", help="a prior suite YAML path or built-in name (xbench list suites)")
     tp.add_argument("--out", help="run directory (default: runs/<suite name>)")
-    tp.add_argument("--resume", action="store_true", help="keep finished repetitions of an interrupted run")
+    tp.add_argument("--fresh", action="store_true",
+                    help="start over (default: finished repetitions of an earlier run of the same suite are kept)")
+    tp.add_argument("--resume", action="store_true", help=argparse.SUPPRESS)  # the default now
     tp.add_argument("--workers", type=int, help="parallel processes for the repetitions (default: min(2, cores))")
     tp.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -196,6 +202,15 @@ def describe_entry(name: str) -> str:
     return "\n".join(out)
 
 
+class _OneLineFormatter(logging.Formatter):
+    """A note is one line, whatever names it quotes (see :func:`xbench.errors.one_line`)."""
+
+    def format(self, record) -> str:  # noqa: D102 - logging's hook
+        from .errors import one_line
+
+        return one_line(super().format(record))
+
+
 def _notes_to_stderr() -> None:
     """Preflight's notes (e.g. n_samples resolved to the split's size) as ``xbench: note: ...`` lines."""
     import logging
@@ -203,7 +218,7 @@ def _notes_to_stderr() -> None:
     log = logging.getLogger("xbench.preflight")
     if not log.handlers:
         handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("xbench: note: %(message)s"))
+        handler.setFormatter(_OneLineFormatter("xbench: note: %(message)s"))
         log.addHandler(handler)
 
 
@@ -215,6 +230,9 @@ def main(argv: list[str] | None = None) -> int:
         except SystemExit as done:  # --help, --version
             return int(done.code or 0)
         _check_flags(args)
+        if getattr(args, "fresh", False) and getattr(args, "resume", False):
+            raise XBenchError(f"{args.command}: --fresh and --resume contradict each other; give one (resuming is "
+                              "the default)")
         if args.command in ("run", "list", "describe"):
             # installed packages' entry points, then --plugin: their entries are listed and validated like ours
             from .plugins import load_entry_points, load_plugins
@@ -246,18 +264,25 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "report":
             from .report import make_report
             from .results import results_path
+            from .rundir import MARKER
 
             path = results_path(args.run_dir)
             if not path.exists():
                 raise XBenchError(f"report: '{args.run_dir}' has no results.csv; give a run directory of xbench run")
+            if not (Path(args.run_dir) / MARKER).is_file():  # its summary.md, index.md, plots/ are the user's
+                raise XBenchError(f"report: '{args.run_dir}' is not an xbench run folder (no {MARKER}); report only "
+                                  "rewrites the files of a folder xbench run wrote, never a folder of your own")
             import pandas as pd
 
-            if "kind" not in pd.read_csv(path, nrows=0).columns:  # a train-prior run has its own schema
-                from .priors.report import make_prior_report
+            from .rundir import writing
 
-                print(make_prior_report(args.run_dir))
-                return 0
-            print(make_report(args.run_dir))
+            with writing(Path(args.run_dir)):  # a full disk or a read-only plots/: one line
+                if "kind" not in pd.read_csv(path, nrows=0).columns:  # a train-prior run has its own schema
+                    from .priors.report import make_prior_report
+
+                    print(make_prior_report(args.run_dir))
+                    return 0
+                print(make_report(args.run_dir))
             return 0
         if args.command == "train":
             import logging
@@ -277,7 +302,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "train-prior":
             from .priors import run_priors
 
-            out = run_priors(args.suite, args.out, resume=args.resume, progress=not args.quiet, workers=args.workers)
+            out = run_priors(args.suite, args.out, resume=not args.fresh, progress=not args.quiet,
+                             workers=args.workers)
             print(f"results: {out}  report: {out}/index.md")
             return 0
         if args.command == "report-bench":
@@ -306,7 +332,7 @@ def main(argv: list[str] | None = None) -> int:
             suite = load_suite(args.suite, overrides)
             if args.limit is not None:
                 suite.data.n_samples = min(suite.data.n_samples, args.limit)
-            out = run_suite(suite, args.out, resume=args.resume, progress=not args.quiet,
+            out = run_suite(suite, args.out, resume=not args.fresh, progress=not args.quiet,
                             echo=None if args.quiet else print)
             if not args.quiet:
                 print(f"\nresults: {out}/results.csv  summary: {out}/summary.md  report: {out}/index.md")
@@ -314,7 +340,9 @@ def main(argv: list[str] | None = None) -> int:
     except XBenchError as err:
         from tqdm import tqdm
 
-        for line in str(err).splitlines():
+        from .errors import error_lines
+
+        for line in error_lines(err):
             # tqdm.write clears a progress bar still on screen first: an error never shares its line
             tqdm.write(f"xbench: error: {line}", file=sys.stderr)
         return 2
@@ -324,7 +352,8 @@ def main(argv: list[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except KeyboardInterrupt:
-        print("xbench: interrupted; finished units are saved, continue with --resume", file=sys.stderr)
+        print("xbench: interrupted; finished units are saved: run the same command again to continue "
+              "(--fresh starts over)", file=sys.stderr)
         return 130
     return 0
 

@@ -2,6 +2,30 @@
 
 from __future__ import annotations
 
+import unicodedata
+
+_NAMED = {"\n": "\\n", "\r": "\\r", "\x1b": "\\x1b", "\x00": "\\x00"}
+
+
+def one_line(text: str) -> str:
+    """``text`` safe to print as one terminal line: every character that would break the line (newline, CR,
+    U+0085, U+2028, ...), drive the terminal (NUL, ESC, other controls, bidi overrides) or fail to encode (a lone
+    surrogate) is written as its Python escape (``\\n``, ``\\x1b``, ``\\u2028``, ``\\ud800``); tabs stay."""
+    out = []
+    for c in text:
+        if c != "\t" and unicodedata.category(c) in ("Cc", "Cf", "Cs", "Zl", "Zp"):
+            out.append(_NAMED.get(c) or (f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}"))
+        else:
+            out.append(c)
+    return "".join(out)
+
+
+def error_lines(err: BaseException) -> list[str]:
+    """The lines the user sees for ``err``: one per problem of a :class:`SuiteError`, else one, each escaped by
+    :func:`one_line` (a name holding a newline never splits a problem over two lines)."""
+    problems = err.problems if isinstance(err, SuiteError) else [str(err)]
+    return [one_line(p) for p in problems] or [""]
+
 
 class XBenchError(Exception):
     """Base class: an error whose message is meant for the user, printed without a traceback."""

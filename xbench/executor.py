@@ -144,7 +144,8 @@ class Executor:
             attr, info, seconds, min((e.chunk_size for e in events), default=len(batch.x)), decided,
             # where the method's path starts (declared at register): what completeness compares F(x) with
             path_start(method.name, method.params, batch.x, batch.data_info),
-            lambda inp, tgt: call_method(model, inp, tgt, method, context))
+            # ``model=`` re-runs the method on another model (the randomisation checks' randomised copies)
+            lambda inp, tgt, model=model: call_method(model, inp, tgt, method, context))
 
     def metric(self, cell: Cell, ctx: CellContext, seed_key: tuple) -> tuple[MetricOutput, float, int]:
         """Run one metric cell: (its output, seconds, smallest chunk size)."""

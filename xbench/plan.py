@@ -3,7 +3,8 @@
 A unit is one method's attributions on one batch of one model; its cells are the metrics fed by those
 attributions, the method's own diagnostics (``info``) and, on batch 0, the heatmap preview.  Metrics that
 evaluate the model itself (accuracy, contrast) form a unit without a method.  Kinds are typed here; the
-labels ``-`` and ``_info`` only appear where they always did: in result rows and part paths.
+labels ``-`` and ``_info`` only appear where they always did: in result rows (a suite cannot use them as labels:
+:data:`xbench.suite.schema.RESERVED_LABELS`); part paths namespace them (:func:`part_path`).
 """
 
 from __future__ import annotations
@@ -73,8 +74,13 @@ def units(suite: Suite, model: ModelSpec) -> list[Unit]:
 
 
 def part_path(out: Path, model: str, method: str, metric: str, batch: int) -> Path:
-    """``parts/<model>/<method>/<metric>/b<batch>.csv`` under the run directory ``out``."""
-    return out / "parts" / safe_name(model) / safe_name(method) / safe_name(metric) / f"b{batch:05d}.csv"
+    """``parts/model=<model>/method=<method>/metric=<metric>/b<batch>.csv`` under the run directory ``out``.
+
+    Every level is namespaced, so no label can name an internal file: the model-only unit (method ``-``) is
+    ``no-method/`` and a method's diagnostics (metric ``_info``) ``info/``, spellings no label folder can take."""
+    method_dir = "no-method" if method == MODEL_ONLY else f"method={safe_name(method)}"
+    metric_dir = "info" if metric == INFO else f"metric={safe_name(metric)}"
+    return out / "parts" / f"model={safe_name(model)}" / method_dir / metric_dir / f"b{batch:05d}.csv"
 
 
 def preview_path(out: Path, model: str, method: str) -> Path:

@@ -18,7 +18,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from .errors import XBenchError
+from .errors import ParamError, XBenchError
 
 ENTRY_POINT_GROUP = "xbench.plugins"
 
@@ -74,10 +74,12 @@ def load_plugin(spec: str, base_dir: str | Path | None = None, source: str = "su
         raise PluginError(f"{where}: {spec!r} is not a plugin; give a .py file or an importable module name")
     before = _snapshot()
     if _is_file_spec(spec):
-        path = Path(spec).expanduser()
-        if not path.is_absolute() and base_dir is not None:
-            path = Path(base_dir) / path
-        path = path.resolve()
+        from .paths import expand_path
+
+        try:
+            path = expand_path(spec, where, base_dir).resolve()
+        except ParamError as err:
+            raise PluginError(str(err)) from None
         key = str(path)
         if key in _LOADED:
             return _LOADED[key]

@@ -315,6 +315,13 @@ def _check_metrics(suite: Suite, x0: torch.Tensor, has_masks: bool, problems: li
         if ("masks" in str(entry.meta.get("needs", "")) or "needs masks" in entry.description) and not has_masks:
             problems.append(f"{where}: '{mt.name}' needs ground-truth masks and {suite.data.name} has none; "
                             "use a dataset with masks (synthetic) or drop it")
+        datasets = entry.meta.get("datasets")  # a metric that works on named data only (e.g. retrains on it)
+        if datasets and suite.data.name not in datasets:
+            problems.append(f"{where}: '{mt.name}' cannot run on data {suite.data.name!r}; allowed: "
+                            f"{', '.join(datasets)}")
+        if entry.meta.get("inputs") == "image" and x0.dim() != 3:  # declared at register(..., inputs=...)
+            problems.append(f"{where}: '{mt.name}' needs image inputs [C, H, W], the data's are {tuple(x0.shape)}")
+            continue
         _at_most(mt.params.get("steps"), n_pix, f"{where}.steps", "pixels of one input", problems)
         for v in mt.params.get("ns") or ():
             _at_most(v, n_pix, f"{where}.ns", "pixels of one input", problems)
@@ -372,7 +379,15 @@ def estimate_bytes(suite: Suite, x0: torch.Tensor, built: dict[str, torch.nn.Mod
 
 
 def _check_memory(suite: Suite, x0: torch.Tensor, built: dict, problems: list[str]) -> None:
+    """Refuse a run whose buffers (:func:`estimate_bytes`) plus the largest method's expanded model inputs
+    (:func:`_method_bytes`: noise samples, path steps, window positions x the activations of one input) exceed
+    :data:`MEMORY_SHARE` of the device's memory; one line naming the field that sizes the largest part."""
     est = estimate_bytes(suite, x0, built)
+    per_input = _bytes_per_model_input(suite, x0, built)
+    methods = {f: b for j, spec in enumerate(suite.methods) for f, b in [_method_bytes(spec, j, suite, per_input)]}
+    if methods:  # one method's attributions are computed at a time
+        field, peak = max(methods.items(), key=lambda kv: kv[1])
+        est[field] = max(est.get(field, 0), peak)
     budget = memory_budget(suite.device)
     total = sum(est.values())
     if total > MEMORY_SHARE * budget:
@@ -380,6 +395,61 @@ def _check_memory(suite: Suite, x0: torch.Tensor, built: dict, problems: list[st
         problems.append(f"{field}: the run would hold at least {total / 2**30:.1f} GiB at once ({field}: "
                         f"{biggest / 2**30:.1f} GiB), more than {MEMORY_SHARE:.0%} of the {budget / 2**30:.0f} GiB "
                         f"this device has; lower it")
+
+
+def _bytes_per_model_input(suite: Suite, x0: torch.Tensor, built: dict) -> int:
+    """Bytes one model input costs inside a gradient pass, for the largest model: the input and its gradient,
+    and every leaf module's output and its gradient (counted by hooks on one forward pass, on the meta device
+    where the model was built there: shapes only, no compute)."""
+    esize = torch.tensor([], dtype=getattr(torch, suite.dtype)).element_size()
+    best = 2 * int(x0.numel()) * esize
+    for model in built.values():
+        if not isinstance(model, torch.nn.Module):
+            continue
+        count = [0]
+
+        def hook(_m, _i, out, count=count):
+            for t in out if isinstance(out, (tuple, list)) else (out,):
+                if isinstance(t, torch.Tensor):
+                    count[0] += t.numel()
+
+        leaves = [m for m in model.modules() if not any(True for _ in m.children())]
+        handles = [m.register_forward_hook(hook) for m in leaves]
+        try:
+            param = next(model.parameters(), None)
+            device = param.device if param is not None else torch.device("cpu")
+            with torch.no_grad():
+                model(x0[None].to(device=device, dtype=getattr(torch, suite.dtype)))
+        except Exception:  # noqa: BLE001 - a model that does not fit the data is reported by its own check
+            pass
+        finally:
+            for h in handles:
+                h.remove()
+        best = max(best, 2 * (int(x0.numel()) + count[0]) * esize)
+    return best
+
+
+def _method_bytes(spec, j: int, suite: Suite, per_input: int) -> tuple[str, int]:
+    """(the field that sizes it, bytes): the model inputs method ``j`` holds at once times ``per_input``.
+
+    A method expands each image into the count its ``passes`` declaration names (``n_samples``, ``n_steps``,
+    ``k``); ``max_batch`` chunks them, except that a Captum-backed method (chunked by whole images: Captum
+    expands one image's noise samples in one call) holds at least one image's whole expansion."""
+    from .batching import DEFAULT_MAX_BATCH
+    from .methods import METHODS
+
+    entry = METHODS.get(spec.name)
+    passes = entry.meta.get("passes")
+    key = next((k for k in COUNT_PARAMS if isinstance(passes, str) and passes.split()[0] == k), None)
+    count = spec.params.get(key) if key else None
+    expansion = count if isinstance(count, int) and not isinstance(count, bool) and count > 0 else 1
+    cap = spec.params.get("max_batch")
+    cap = cap if isinstance(cap, int) and cap > 0 else DEFAULT_MAX_BATCH
+    bs = min(suite.data.batch_size, suite.data.n_samples)
+    whole_images = getattr(entry.fn, "__module__", "").startswith(("xbench.methods.captum_methods",
+                                                                    "xbench.methods.captum_any"))
+    held = min(bs * expansion, max(cap, expansion) if whole_images else cap)
+    return f"methods[{j}].{key or 'max_batch'}", held * per_input
 
 
 def _first_line(err: BaseException) -> str:

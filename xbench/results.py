@@ -1,6 +1,6 @@
 """The results store: one tidy schema, atomic per-part writes, the merged ``results.csv``, the manifest.
 
-A run directory holds ``parts/<model>/<method>/<metric>/b<batch>.csv`` (one file per model x
+A run directory holds ``parts/model=<model>/method=<method>/metric=<metric>/b<batch>.csv`` (one file per model x
 method x metric x batch, written atomically with a verifying header, see :mod:`xbench.rundir`),
 ``results.csv`` (all parts merged in suite order), ``manifest.json`` and the report files.
 """
@@ -35,7 +35,7 @@ def safe_name(label: str) -> str:
     if set(clean) == {"."}:  # '.' and '..' would escape the folder
         clean = "x" + clean.replace(".", "_")
     if clean != label:
-        clean += "-" + hashlib.sha1(label.encode()).hexdigest()[:6]
+        clean += "-" + hashlib.sha1(label.encode("utf-8", "surrogatepass")).hexdigest()[:6]
     return clean
 
 

@@ -33,7 +33,7 @@ from typing import Any
 import pandas as pd
 import torch
 
-from .errors import XBenchError
+from .errors import XBenchError, one_line
 from .provenance import now
 
 MARKER = ".xbench-run.json"
@@ -51,7 +51,7 @@ the committed reference runs under ``results/``)."""
 
 def note(line: str) -> None:
     """One line to the user on stderr, never on a progress bar's line."""
-    print(f"xbench: {line}", file=sys.stderr, flush=True)
+    print(f"xbench: {one_line(line)}", file=sys.stderr, flush=True)
 
 
 # ---- atomic writes (the only place xbench writes a file) ---------------------------------------------------
@@ -129,7 +129,9 @@ def check_out_path(path: str | Path) -> Path:
     Refused: the current folder or one of its parents (a run there could never be told apart from the
     user's files), an existing non-directory (or a path through one), and a folder xbench cannot write.
     """
-    p = Path(path).expanduser()
+    from .paths import expand_path
+
+    p = expand_path(str(path), "--out")  # a NUL, a lone surrogate, a ~user with no such user: one line
     where = p.resolve()
     cwd = Path.cwd().resolve()
     if where == cwd or where in cwd.parents:
@@ -144,6 +146,39 @@ def check_out_path(path: str | Path) -> Path:
     if not os.access(probe, os.W_OK | os.X_OK):
         raise XBenchError(f"--out: '{path}' is not writable ('{probe}' is read-only here); give a writable folder")
     return where
+
+
+def write_problem(path: Path, err: OSError, root: Path | None = None) -> str:
+    """One line for a failed write: the file, the system's reason and what to do (the finished parts are safe:
+    every write is atomic, so a full disk or a read-only folder leaves no half-written file)."""
+    import errno
+
+    target = Path(err.filename) if isinstance(err.filename, str) else Path(path)
+    where = target
+    with contextlib.suppress(ValueError):
+        where = target.relative_to(root) if root is not None else target
+    if target.name.endswith(TMP_SUFFIX):  # the temp file beside the target: name the target
+        where = Path(path)
+        with contextlib.suppress(ValueError):
+            where = where.relative_to(root) if root is not None else where
+    if err.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+        fix = "free some space"
+    elif err.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        fix = f"make '{target if target.is_dir() else target.parent}' writable"
+    else:
+        fix = "fix that"
+    return (f"cannot write {where}: {err.strerror or type(err).__name__}; nothing written is damaged: {fix} and "
+            "run the same command again to continue")
+
+
+@contextlib.contextmanager
+def writing(path: Path, root: Path | None = None):
+    """Turn an ``OSError`` raised inside the block (a full disk, a read-only folder) into one
+    :class:`XBenchError` line naming ``path`` (see :func:`write_problem`)."""
+    try:
+        yield
+    except OSError as err:
+        raise XBenchError(write_problem(path, err, root)) from None
 
 
 def _pid_alive(pid: int) -> bool:
@@ -271,29 +306,47 @@ class RunDir:
             self._locked = False
 
     # ---- lifecycle ------------------------------------------------------------------------------------------
-    def open(self, settings: dict[str, Any], resume: bool, note: Callable[[str], None] = print) -> None:
-        """Claim, lock, clean, check the stamp against ``settings`` (on resume) and count this invocation."""
+    def open(self, settings: dict[str, Any], resume: bool) -> int:
+        """Claim, lock, clean, check the stamp against ``settings`` (on resume) and count this invocation.
+
+        Returns the number of finished parts a resumed run keeps (0 on a fresh start or a new folder)."""
         self.claim()
-        self.lock()
+        with writing(self.path / LOCK, self.path):
+            self.lock()
         try:
             self.clean_tmp()
-            (self.path / COMPLETE).unlink(missing_ok=True)
             stamp_path = self.path / STAMP
             old = _read_json(stamp_path) if resume else None
             if old is not None and old.get("settings_hash") != settings_hash(settings):
                 diff = changed_fields(old.get("settings"), settings) if "settings" in old else []
-                raise XBenchError(f"--resume: the suite differs from the one that started the run in '{self.path}' "
-                                  f"({'; '.join(diff[:3]) or 'settings changed'}); rerun without --resume to start "
-                                  "over, or use --out")
+                raise XBenchError(f"the suite differs from the one that started the run in '{self.path}' "
+                                  f"({'; '.join(diff[:3]) or 'settings changed'}); add --fresh to start over, "
+                                  "or give another --out")
+            was_complete = (self.path / COMPLETE).exists()
+            (self.path / COMPLETE).unlink(missing_ok=True)
+            kept = len(self.finished_parts()) if resume else 0
             if not resume:
                 self.clean_written()
+            elif kept:
+                state = "finished" if was_complete else "interrupted"
+                note(f"resuming the {state} run in {self.path}: {kept} finished parts are kept, only missing ones "
+                     "are computed (--fresh starts over)")
             self.stamp = old or {"settings_hash": settings_hash(settings), "settings": settings, "started": now(),
                                  "invocations": 0}
             self.stamp["invocations"] = int(self.stamp.get("invocations", 0)) + 1  # counted when it starts
             self.write_json(stamp_path, self.stamp)
+        except OSError as err:  # cleaning a read-only subfolder, a full disk
+            self.unlock()
+            raise XBenchError(write_problem(Path(err.filename or self.path), err, self.path)) from None
         except BaseException:
             self.unlock()
             raise
+        return kept
+
+    def finished_parts(self) -> list[Path]:
+        """The part files the journal lists that still exist (verified later, one by one, by :meth:`part_done`)."""
+        parts = (self.path / "parts").resolve()
+        return [p for p in self.written() if parts in p.parents and p.suffix == ".csv" and p.is_file()]
 
     def finish(self) -> None:
         """Write the ``complete`` marker (last of all) and release the lock."""
@@ -302,8 +355,9 @@ class RunDir:
 
     # ---- writes (journaled) ---------------------------------------------------------------------------------
     def write_bytes(self, path: Path, data: bytes) -> None:
-        self.record([path])
-        atomic_write_bytes(path, data)
+        with writing(path, self.path):
+            self.record([path])
+            atomic_write_bytes(path, data)
 
     def write_text(self, path: Path, text: str) -> None:
         self.write_bytes(path, text.encode("utf-8"))
@@ -315,16 +369,19 @@ class RunDir:
         self.write_text(path, csv_text(df))
 
     def write_torch(self, path: Path, obj: Any) -> None:
-        self.record([path])
-        atomic_torch_save(obj, path)
+        with writing(path, self.path):
+            self.record([path])
+            atomic_torch_save(obj, path)
 
     def journaled(self, produce: Callable[[], Any]) -> Any:
         """Call ``produce()`` (e.g. a report writer that writes files itself) and journal every file it
         created or changed here; returns what it returned."""
         before = self.snapshot()
-        out = produce()
-        self.track_new_files(before)
-        return out
+        try:
+            with writing(self.path / "the report", self.path):
+                return produce()
+        finally:
+            self.track_new_files(before)  # journal what it did write, even when it stopped half-way
 
     def track_new_files(self, since: dict[Path, int], skip: tuple[str, ...] = ("parts",)) -> None:
         """Journal the files created or changed since the :meth:`snapshot` ``since`` (e.g. by a report)."""
@@ -369,8 +426,8 @@ class RunDir:
         problem, changed = self.part_problem(path, settings)
         rel = path.relative_to(self.path)
         if changed:
-            raise XBenchError(f"--resume: {rel} was computed with other settings ({'; '.join(changed[:3])}); "
-                              "rerun without --resume to start over, or use --out")
+            raise XBenchError(f"{rel} was computed with other settings ({'; '.join(changed[:3])}); "
+                              "add --fresh to start over, or give another --out")
         if problem:
             note(f"{rel}: {problem}; recomputing it")
             path.unlink(missing_ok=True)
@@ -386,7 +443,7 @@ class RunDir:
         missing = [p for p in paths if not p.exists()]
         if missing:
             raise XBenchError(f"{len(missing)} of {len(paths)} parts are missing (first: "
-                              f"{missing[0].relative_to(self.path)}); rerun with --resume to compute them")
+                              f"{missing[0].relative_to(self.path)}); run the same command again to compute them")
         if progress:
             note(f"merging {len(paths)} parts into {self.path / 'results.csv'}")
         frames = [self.read_part(p, reader) for p in paths]
@@ -407,7 +464,7 @@ class RunDir:
                 if len(df) == head["rows"]:
                     return df
                 why = f"{len(df)} rows where its header says {head['rows']}"
-        raise XBenchError(f"{path}: {why}; it was not merged (rerun with --resume to recompute it)")
+        raise XBenchError(f"{path}: {why}; it was not merged (run the same command again to recompute it)")
 
 
 def _split_part(path: Path) -> tuple[dict[str, Any], bytes, str | None]:

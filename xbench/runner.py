@@ -153,7 +153,9 @@ def run_suite(suite: Suite, out_dir: str | Path | None = None, *, resume: bool =
               report: bool = True, echo=print) -> Path:
     """Run ``suite`` into ``out_dir`` (default ``runs/<suite name>``) and write the report.
 
-    Returns the run directory.  With ``resume`` finished units are skipped.
+    Returns the run directory.  With ``resume`` finished units of an earlier run of the same settings in
+    ``out_dir`` are kept (said in one line; a changed setting is refused naming the field); without it the
+    folder starts over.  ``xbench run`` resumes by default (``--fresh`` starts over).
     """
     preflight(suite)
     out = Path(out_dir) if out_dir is not None else DEFAULT_OUT / suite.name

@@ -77,6 +77,9 @@ NO_REFERENCE = {
     "timing": "wall-clock time, no reference",
     "accuracy": "top-k accuracy, hand-computed cases in tests/models",
     "contrast": "paper A §4.4 accuracy under contrast, hand-computed cases in tests/models",
+    "data_randomisation": "Adebayo et al.'s test trains a model on permuted labels; no package ships it: the "
+                          "similarities are mprt's (checked against Quantus), the permuted-label model in "
+                          "tests/metrics/test_randomisation.py",
 }
 """Registered names without a conformance check here, and where they are verified instead."""
 
@@ -661,3 +664,121 @@ def _ig_distance() -> Result:
                   None, F32_WHY,
                   "per sample; the X-DNN authors average a ratio of means per batch (xbench's batch stat "
                   "batch_ratio_of_means) and explain the true label (data.target: label)")
+
+
+# ------------------------------------------------------------------------------------------ Quantus randomisation
+
+
+def _quantus_explainer(net: nn.Module, method: str) -> Callable:
+    def explain(model, inputs, targets, **kwargs):  # Quantus hands the randomised copy as ``model``
+        x_t = torch.as_tensor(inputs, dtype=torch.float32)
+        return xbench.attribute(model, x_t, torch.as_tensor(targets), method).detach().numpy()
+
+    return explain
+
+
+@contextlib.contextmanager
+def _quantus_gets_our_randomisation() -> Iterator[None]:
+    """Quantus's layer generator replaced by xbench's: the same re-initialised weights, in the same order, from
+    the seed Quantus passes."""
+    from unittest import mock
+
+    from quantus.helpers.model.pytorch_model import PyTorchModel
+
+    from xbench.metrics.randomisation import randomised_models
+
+    def ours(self, order: str = "top_down", seed: int = 42):
+        return randomised_models(self.model, order, seed)
+
+    with mock.patch.object(PyTorchModel, "get_random_layer_generator", ours):
+        yield
+
+
+def _quantus_layer_order(net: nn.Module, order: str) -> list[str]:
+    from quantus.helpers.model.pytorch_model import PyTorchModel
+
+    return [name for name, _ in PyTorchModel(net, channel_first=True).get_random_layer_generator(order=order)]
+
+
+def _quantus_mprt(order: str, similarity: str) -> Result:
+    import quantus
+
+    from xbench.metrics.randomisation import mprt
+
+    net, (x, t) = cnn(), inputs()
+    a = xbench.attribute(net, x, t, "saliency")
+    # Quantus 0.6's batched ssim returns a list, which its MPRT cannot .tolist(): the same function, as an array
+    funcs = {"spearman": quantus.similarity_func.correlation_spearman,
+             "ssim": lambda a, b, **kw: np.asarray(quantus.similarity_func.ssim(a, b, **kw))}
+    metric = quantus.MPRT(similarity_func=funcs[similarity], layer_order=order, seed=11, abs=True, normalise=True,
+                          normalise_func_kwargs={"normalise_axes": (1, 2, 3)}, disable_warnings=True,
+                          display_progressbar=False)
+    with _quantus_gets_our_randomisation():
+        theirs = metric(model=net, x_batch=x.numpy(), y_batch=t.numpy(), a_batch=a.numpy(),
+                        explain_func=_quantus_explainer(net, "saliency"), device="cpu", channel_first=True)
+    values, _, curve = mprt(net, x, t, a, order=order, similarity=similarity, seed=11, method="saliency",
+                            return_curves=True)
+    names = list(theirs)[1:]  # after "original"
+    if names != values["layers"] or names != _quantus_layer_order(net, order):
+        raise AssertionError(f"layer order: ours {values['layers']}, Quantus {_quantus_layer_order(net, order)}")
+    ref = np.stack([np.asarray(theirs[n], dtype=np.float64) for n in names], 1)
+    tol, why = ((1e-6, "ranks of the same float32 values; Quantus normalises in float32, ours in float64 (rounding "
+                 "may tie two values): 1e-6") if similarity == "spearman" else
+                (1e-5, "skimage computes SSIM in the inputs' float32, ours in float64: 1e-5"))
+    return result(f"mprt ({order}, {similarity}, saliency, per layer)", "Quantus MPRT, same re-initialised weights",
+                  curve, ref, tol, why,
+                  "layers: modules with reset_parameters in named_modules order, as Quantus (checked equal); "
+                  "Quantus seeds every layer with seed + 1, xbench with (seed, layer name) - both given xbench's "
+                  "weights here; normalise per sample (Quantus' default divides by the batch's max: "
+                  "normalise_axes=(1, 2, 3) here); SSIM on the flattened attribution, as Quantus compares batches; "
+                  "EfficientMPRT scores a complexity ratio, not a similarity: no counterpart")
+
+
+check("mprt_top_down_spearman", "mprt")(lambda: _quantus_mprt("top_down", "spearman"))
+check("mprt_bottom_up_ssim", "mprt")(lambda: _quantus_mprt("bottom_up", "ssim"))
+check("mprt_independent_spearman", "mprt")(lambda: _quantus_mprt("independent", "spearman"))
+
+
+@check("random_logit", "random_logit")
+def _quantus_random_logit() -> Result:
+    import quantus
+
+    from xbench.metrics.randomisation import random_logit
+
+    net, (x, t) = cnn(classes=5), inputs()
+    a = xbench.attribute(net, x, t, "input_x_gradient")
+    metric = quantus.RandomLogit(num_classes=5, seed=42, normalise_func_kwargs={"normalise_axes": (1, 2, 3)},
+                                 disable_warnings=True, display_progressbar=False)
+    theirs = metric(model=net, x_batch=x.numpy(), y_batch=t.numpy(), a_batch=a.numpy(),
+                    explain_func=_quantus_explainer(net, "input_x_gradient"), device="cpu", channel_first=True)
+    np.random.seed(42)  # Quantus' draw of the off-class index among the other classes, for the whole batch
+    offsets = torch.as_tensor(np.random.randint(0, 4, len(x)))
+    ours = random_logit(net, x, t, a, method="input_x_gradient", offsets=offsets)
+    return result("random_logit (SSIM, input_x_gradient, signed, normalised)", "Quantus RandomLogit, same classes",
+                  ours, np.asarray(theirs), 1e-5, "skimage computes SSIM in the inputs' float32, ours in float64: 1e-5",
+                  "the other class: Quantus draws one batch-wide stream from its seed, xbench one draw per sample "
+                  "seeded by the sample (batch-independent) - given Quantus' classes here; normalise per sample")
+
+
+@check("random_logit_spearman", "random_logit")
+def _quantus_random_logit_spearman() -> Result:
+    import quantus
+
+    from xbench.metrics.randomisation import random_logit
+
+    net, (x, t) = cnn(classes=5), inputs()
+    a = xbench.attribute(net, x, t, "saliency")
+    metric = quantus.RandomLogit(num_classes=5, seed=3, abs=True, similarity_func=quantus.correlation_spearman,
+                                 normalise_func_kwargs={"normalise_axes": (1, 2, 3)}, disable_warnings=True,
+                                 display_progressbar=False)
+    theirs = metric(model=net, x_batch=x.numpy(), y_batch=t.numpy(), a_batch=a.numpy(),
+                    explain_func=_quantus_explainer(net, "saliency"), device="cpu", channel_first=True)
+    np.random.seed(3)
+    offsets = torch.as_tensor(np.random.randint(0, 4, len(x)))
+    ours = random_logit(net, x, t, a, method="saliency", similarity="spearman", abs=True, offsets=offsets)
+    return result("random_logit (Spearman, saliency, abs)", "Quantus RandomLogit, same classes", ours,
+                  np.asarray(theirs), 1e-6, "ranks of the same float32 values (see mprt): 1e-6")
+
+
+# the faithfulness metrics' checks register themselves into CHECKS (kept in their own module)
+from tests.conformance import checks_faithfulness  # noqa: E402,F401

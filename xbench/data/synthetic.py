@@ -108,8 +108,9 @@ class SyntheticImages(Dataset):
 
 @functools.lru_cache(maxsize=32)
 def _channel_stats(size: int, num_classes: int, seed: int) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    # 256 images pin the statistics to ~1e-3; above 64 px each image has enough pixels for 64 to do
-    n = _STATS_ITEMS if size <= 64 else _STATS_ITEMS // 4
+    # 256 images pin the statistics to ~1e-3; above 64 px each image has enough pixels for 64 to do, and above
+    # 256 px fewer still (2^22 pixels in all: 16 images at 512, 4 at 1024), so opening a split stays cheap
+    n = _STATS_ITEMS if size <= 64 else max(4, min(_STATS_ITEMS // 4, 2**22 // (size * size)))
     raw = SyntheticImages(n, size, num_classes, seed, "train", "pattern")
     x = torch.stack([raw[i][0] for i in range(n)])
     return tuple(x.mean(dim=(0, 2, 3)).tolist()), tuple(x.std(dim=(0, 2, 3)).tolist())

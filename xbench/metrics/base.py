@@ -232,9 +232,10 @@ Attributor = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
 def method_attributor(model: torch.nn.Module, method: str, method_params: dict[str, Any] | None) -> Attributor:
-    """``(inputs, target) -> attributions`` for the named method: what ``CellContext.attribute`` is to a cell."""
+    """``(inputs, target) -> attributions`` for the named method: what ``CellContext.attribute`` is to a cell
+    (both also take ``model=`` to run the method on another model, e.g. a randomised copy)."""
     params = dict(method_params or {})
-    return lambda x, t: attribute(model, x, t, method, **params)
+    return lambda x, t, model=model: attribute(model, x, t, method, **params)
 
 
 class ChunkRNG:

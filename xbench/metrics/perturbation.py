@@ -55,23 +55,25 @@ def masked_scores(model, inputs: torch.Tensor, target: torch.Tensor, rank: torch
                   labels: torch.Tensor | None = None, max_batch: int = DEFAULT_MAX_BATCH) -> torch.Tensor:
     """The masking engine: scores [N, T] of images whose top-ranked pixels are kept or replaced.
 
-    ``rank`` [N, H*W] (0 = first, see :func:`pixel_rank`); ``counts`` [T] or [N, T] pixel counts.
+    ``rank`` [N, H*W] (0 = first, see :func:`pixel_rank`; ranks may repeat: a patch's pixels share its rank)
+    or [N, F] for tabular inputs [N, F]; ``counts`` [T] or [N, T] feature counts (or rank thresholds).
     Point (i, t) switches the pixels with ``rank < counts[i, t]``: with ``keep_top`` they come from
     the image and the rest from ``substrate``, otherwise they come from ``substrate``.  Every
     (image, point) pair is one work item, built on the device and chunked by :func:`for_chunks`.
     """
     n = inputs.shape[0]
-    h, w = inputs.shape[-2:]
     counts = counts.to(inputs.device)
     counts = counts.expand(n, -1) if counts.dim() == 1 else counts
     t = counts.shape[1]
-    rank = rank.view(n, 1, h, w)
+    # a feature is a pixel of an image [N, C, H, W] (all channels switch together) or a column of a table [N, F]
+    rank = rank.view((n, 1) + tuple(inputs.shape[-2:])) if inputs.dim() == 4 else rank.view(inputs.shape)
+    ones = (1,) * (inputs.dim() - 1)
     scores = torch.empty((n, t), dtype=inputs.dtype, device=inputs.device)
 
     def chunk(start: int, stop: int) -> None:
         idx = torch.arange(start, stop, device=inputs.device)
         img, k = idx // t, idx % t
-        top = rank[img] < counts[img, k].view(-1, 1, 1, 1)  # [B, 1, H, W]: the switched pixels
+        top = rank[img] < counts[img, k].view(-1, *ones)  # [B, 1, H, W] or [B, F]: the switched features
         x = torch.where(top, inputs[img], substrate[img]) if keep_top else torch.where(top, substrate[img], inputs[img])
         with forward_only():  # inference_mode when speed.inference_mode is on
             out = model(x)

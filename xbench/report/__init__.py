@@ -8,6 +8,7 @@ from pathlib import Path
 from ..results import atomic_write_text, read_results
 from .paper import paper_tables
 from .plots import contrast_plot, curve_plots, distribution_plots, heatmap_grids, saturation_plots, timing_plot
+from .sanity import sanity_tables
 from .saturation import logit_path_plots, saturation_tables
 from .tables import latex_table, markdown_table, summarise, summary_display, text_table
 
@@ -23,6 +24,12 @@ def suite_name(run_dir: Path) -> str:
     return str(name) if name else run_dir.name
 
 
+def _sanity_section(df) -> str:
+    """The randomisation checks' pass/fail table as a section of summary.md ('' when the run has none)."""
+    table = sanity_tables(df).get("sanity")
+    return "" if table is None else f"\n## {table[0]}\n\n{markdown_table(table[1])}\n\n{table[2]}\n"
+
+
 def make_report(run_dir: str | Path) -> str:
     """Write summary.csv/.md, tables/, plots/ and index.md into ``run_dir``; return the terminal summary."""
     run_dir = Path(run_dir)
@@ -36,12 +43,13 @@ def make_report(run_dir: str | Path) -> str:
     disp = summary_display(summary)
     md = markdown_table(disp)
     atomic_write_text(run_dir / "summary.md", f"# Summary: {title}\n\nMean ± 95% CI (Student t) over "
-                      "samples (per-batch stats: over batches).\n\n" + md + "\n")
+                      "samples (per-batch stats: over batches).\n\n" + md + "\n" + _sanity_section(df))
     atomic_write_text(run_dir / "tables" / "summary.tex", latex_table(disp) + "\n")
     lines = [f"# {title}", "", "Read in this order:", "", "1. [summary.md](summary.md): every model x method x "
              "metric, mean ± 95% CI ([CSV](summary.csv), [LaTeX](tables/summary.tex))"]
     i = 1
-    for key, (heading, table, note) in {**paper_tables(df), **saturation_tables(run_dir, df)}.items():
+    built = {**paper_tables(df), **saturation_tables(run_dir, df), **sanity_tables(df)}
+    for key, (heading, table, note) in built.items():
         cols = [str(c) for c in table.columns]
         table = table.copy()
         table.columns = cols

@@ -60,7 +60,8 @@ def curve_plots(df: pd.DataFrame, out_dir: Path) -> list[Path]:
                 auc_stat = stat if stat in set(sel["stat"]) else "auc"
                 auc = sel[sel["stat"] == auc_stat]["value"].mean()
                 name_m = "model (no attribution)" if method == "-" else method
-                lab = f"{name_m} (AUC {auc:.3f})" if np.isfinite(auc) else name_m
+                what = "AUC" if auc_stat == "auc" else auc_stat  # a curve whose stat is its last point (mprt)
+                lab = f"{name_m} ({what} {auc:.3f})" if np.isfinite(auc) else name_m
                 ax.plot(mean["x"] * scale, mean["y"], label=lab, lw=1.8, marker="." if len(mean) < 20 else None,
                         **style(methods.index(method)))
             title = metric if stat in ("curve",) else f"{metric}: {stat}"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import sys
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -26,6 +28,8 @@ def builtin_suites() -> dict[str, str]:
 MAX_SUITE_BYTES = 1_000_000  # a suite is a page of YAML; more is a mistake (or an attack)
 MAX_DEPTH = 20  # deeper nesting than any suite needs (``models[0].hidden`` is depth 4)
 MAX_NODES = 100_000  # YAML aliases can expand a small file into billions of nodes
+MAX_INT_BITS = 1024  # far above any field's bound (seeds are 64 bits); bigger ones cannot even be printed
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
@@ -63,6 +67,10 @@ def parse_yaml(text: str | bytes, source: str) -> Any:
         raise SuiteError(f"{source}: contains NUL bytes; a suite is a YAML text file, not a binary file")
     try:
         raw = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+    except ValueError as err:  # an integer of more digits than Python converts (4,300 by default)
+        why = (f"an integer of more than {sys.get_int_max_str_digits():,} digits; no suite field takes one"
+               if "digits" in str(err) else f"not valid YAML ({str(err).splitlines()[0] if str(err) else ''})")
+        raise SuiteError(f"{source}: {why}") from None
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -87,7 +95,14 @@ def _check_shape(raw: Any, source: str) -> None:
                              "a suite is a page of settings")
         if depth > MAX_DEPTH:
             raise SuiteError(f"{source}: nested {depth} levels deep; a suite nests at most {MAX_DEPTH} levels")
+        if isinstance(obj, int) and obj.bit_length() > MAX_INT_BITS:  # 0x... escapes Python's digit limit
+            raise SuiteError(f"{source}: an integer of {obj.bit_length():,} bits; no suite field takes one over "
+                             f"{MAX_INT_BITS} bits")
+        if isinstance(obj, str) and _SURROGATE.search(obj):
+            raise SuiteError(f"{source}: the text {obj[:60]!r} holds "
+                             "a lone surrogate (a \\ud800-\\udfff escape), which no file or terminal can store")
         if isinstance(obj, dict):
+            stack.extend((k, depth + 1) for k in obj if isinstance(k, (str, int)))
             stack.extend((v, depth + 1) for v in obj.values())
         elif isinstance(obj, list):
             stack.extend((v, depth + 1) for v in obj)
@@ -166,18 +181,57 @@ def parse_set(items: list[str], flag: str = "--set") -> dict[str, Any]:
     return out
 
 
+def _path_fields(raw: Any) -> list[tuple[str, dict, str]]:
+    """(field path, the mapping holding it, key) of every file path a suite names: ``data.root``,
+    ``models[i].path`` and ``models[i].weights`` when it names a file (``plugins`` resolve in :mod:`xbench.plugins`)."""
+    from ..preflight import is_checkpoint_path
+
+    out = []
+    if not isinstance(raw, dict):
+        return out
+    if isinstance(raw.get("data"), dict) and isinstance(raw["data"].get("root"), str):
+        out.append(("data.root", raw["data"], "root"))
+    for i, model in enumerate(raw.get("models") if isinstance(raw.get("models"), list) else []):
+        if isinstance(model, dict):
+            if isinstance(model.get("path"), str):
+                out.append((f"models[{i}].path", model, "path"))
+            if isinstance(model.get("weights"), str) and is_checkpoint_path(model["weights"]):
+                out.append((f"models[{i}].weights", model, "weights"))
+    return out
+
+
+def resolve_paths(raw: Any, base: Path | None) -> None:
+    """Make the suite's relative file paths relative to ``base`` (the suite file's folder; None: leave them
+    relative to the current folder), in place; a path no file system can hold is one line naming its field.
+    ``~`` stays as written (expanded where the file is opened, after this check)."""
+    from ..errors import ParamError
+    from ..paths import expand_path
+
+    for where, holder, key in _path_fields(raw):
+        try:
+            path = expand_path(holder[key], where, base)
+        except ParamError as err:
+            raise SuiteError(str(err)) from None
+        if base is not None and not holder[key].startswith("~"):
+            holder[key] = str(path)
+
+
 def load_suite(spec: str, overrides: dict[str, Any] | None = None, *, load_plugins: bool = True) -> Suite:
     """Read and validate a suite; ``overrides`` are dotted keys applied first (e.g. ``{"data.root": ...}``).
 
-    The suite's ``plugins`` are imported (relative to the suite file) before its names are looked up, so their
-    entries validate like built-ins; ``load_plugins=False`` never runs plugin code (their names then fail).
+    Relative file paths in a suite file are relative to that file (see :mod:`xbench.paths`); those in
+    ``overrides`` (the command line) and in a built-in suite to the current folder.  The suite's ``plugins``
+    are imported (relative to the suite file) before its names are looked up, so their entries validate like
+    built-ins; ``load_plugins=False`` never runs plugin code (their names then fail).
     """
     raw, source = read_suite_yaml(spec)
+    base = Path(spec).resolve().parent if not source.startswith("builtin:") else None
+    resolve_paths(raw, base)
     for key, value in (overrides or {}).items():
         apply_override(raw, key, value)
+    resolve_paths(raw, None)  # the command line's paths: checked, left relative to the current folder
     if load_plugins and isinstance(raw, dict) and isinstance(raw.get("plugins"), list):
         from ..plugins import load_plugins as _load
 
-        base = Path(spec).resolve().parent if not source.startswith("builtin:") else None
         _load([x for x in raw["plugins"] if isinstance(x, str)], base_dir=base, source="suite")
     return parse_suite(raw, source)

@@ -15,11 +15,14 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from ..errors import ParamError, SuiteError, UnknownNameError
-from ..registry import ParamSpec, Registry, suggest
+from ..registry import ParamSpec, Registry, _short, suggest
 
 REQUIRED = inspect.Parameter.empty
 SAFE_NAME = r"(?!\.)[A-Za-z0-9_.-]{1,100}"
-LABEL = r"(?!\.\.?$)[^\x00-\x1f\x7f]{1,100}"
+LABEL = r"(?!\.\.?$)[^\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]{1,100}"
+RESERVED_LABELS = ("-", "_info", "_preview")
+"""Labels xbench's own result rows use (``-``: the method of model-only metrics; ``_info``: a method's diagnostics;
+``_preview``: heatmap maps; see :mod:`xbench.plan`): a method or metric cannot take them."""
 
 
 def _fields(*specs: ParamSpec) -> dict[str, ParamSpec]:
@@ -281,6 +284,26 @@ def _resolve(entry, params: dict, where: str, p: _Problems) -> dict:
         return {}
 
 
+def _check_baselines(params: dict, where: str, p: _Problems) -> None:
+    """A method's ``baseline`` (``baselines`` for the Captum adapter, which also takes ``references`` or null):
+    a finite number or a baseline name, checked here so a bad one is refused before any work."""
+    import math
+
+    from ..substrates import BASELINES
+
+    for key, extra in (("baseline", ()), ("baselines", ("references",))):
+        if key not in params or (key == "baselines" and params[key] is None):
+            continue
+        v = params[key]
+        if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v):
+            continue
+        if isinstance(v, str) and (v in BASELINES or v in extra):
+            continue
+        allowed = [*BASELINES, *extra]
+        hint = suggest(v, allowed) if isinstance(v, str) else ""
+        p.add(f"{where}.{key}: {_short(v)} is not a baseline; allowed: {', '.join(allowed)} or a finite number{hint}")
+
+
 def _unique_labels(specs: list, kind: str, p: _Problems, user_params: list[dict]) -> None:
     """Give same-named entries labels built from the parameters the user set (``split_ig[ratio=0.95]``)."""
     counts: dict[str, int] = {}
@@ -292,7 +315,10 @@ def _unique_labels(specs: list, kind: str, p: _Problems, user_params: list[dict]
             s.label = f"{s.name}[{inner}]" if inner else s.name
     seen: set[str] = set()
     for i, s in enumerate(specs):
-        if s.label in seen:
+        if kind != "models" and s.label in RESERVED_LABELS:
+            p.add(f"{kind}[{i}].label: '{s.label}' is reserved for xbench's own rows ({', '.join(RESERVED_LABELS)}); "
+                  "give the entry another 'label'")
+        elif s.label in seen:
             p.add(f"{kind}[{i}].label: duplicate label '{s.label}'; give each entry a distinct 'label'")
         seen.add(s.label)
 
@@ -344,7 +370,9 @@ def parse_suite(raw: Any, source: str = "<suite>") -> Suite:
         label = _field(rest, METHOD_FIELDS["label"], where, p, default_label)
         only = _field(rest, METHOD_FIELDS["models"], where, p)
         params = {k: v for k, v in rest.items() if k not in METHOD_KEYS}
-        methods.append(MethodSpec(mname, label, _resolve(entry, params, where, p), only))
+        resolved = _resolve(entry, params, where, p)
+        _check_baselines(resolved, where, p)
+        methods.append(MethodSpec(mname, label, resolved, only))
         given_params.append(params if "label" not in rest else None)
     _unique_labels(methods, "methods", p, given_params)
 
