@@ -23,14 +23,19 @@ from .training import TrainRecipe, accuracy, reproducible, train_classifier
 
 log = logging.getLogger(__name__)
 
+REPRODUCIBLE = "cpu1det"
+"""Part of every cache key: training on the CPU, one thread, deterministic kernels (see the module docstring)."""
+
 
 def trained_or_cached(name: str, build: Callable[[], nn.Module], config: dict[str, Any],
                       train_fn: Callable[[nn.Module], dict]) -> nn.Module:
     """Load ``name`` with ``config`` from the cache, or build, train (``train_fn(model)``) and cache it.
 
-    The cache file is keyed by a hash of ``config``; a sidecar JSON records config and accuracy.
+    The cache file is keyed by a hash of ``config``; a sidecar JSON records config and accuracy.  ``train_fn``
+    runs inside :func:`~xbench.models.training.reproducible`: one thread, deterministic kernels.
     """
-    key = config_key({"name": name, **config})
+    # "training": models cached before training was made reproducible are not picked up again
+    key = config_key({"name": name, "training": REPRODUCIBLE, **config})
     path = cache_dir() / "models" / f"{name}-{key}.pt"
     model = build()
     if path.exists():
@@ -72,7 +77,5 @@ def embedded_model(name: str, build: Callable[[], nn.Module], *, weights: str | 
                                 desc=f"training {name}{' (x)' if x else ''}")
         return {"history": hist, "test_accuracy": accuracy(model, test_ds)}
 
-    # "training": models cached before training was made reproducible are not picked up again
-    full = {"x": x, "data": data, "data_params": data_params, "recipe": recipe.__dict__, "training": "cpu1det",
-            **config}
+    full = {"x": x, "data": data, "data_params": data_params, "recipe": recipe.__dict__, **config}
     return trained_or_cached(name, build, full, train)
