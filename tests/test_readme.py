@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import subprocess
@@ -10,9 +11,12 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from conftest import SESSION_CACHE, model_cache_for
 
 ROOT = Path(__file__).resolve().parents[1]
+_spec = importlib.util.spec_from_file_location("xbench_tests_conftest", ROOT / "tests" / "conftest.py")
+_conftest = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_conftest)  # by path: "conftest" may name another folder's conftest here
+model_cache_for = _conftest.model_cache_for
 FENCE = re.compile(r"^( *)```python\n(.*?)^\1```", re.S | re.M)
 
 
@@ -51,7 +55,7 @@ def test_readme_snippet_runs_as_pasted(index, tmp_path):
     code = python_snippets((ROOT / "README.md").read_text(encoding="utf-8"))[index]
     before = _new_files()
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
-           "XBENCH_CACHE": str(SESSION_CACHE), "MPLBACKEND": "Agg"}
+           "MPLBACKEND": "Agg"}  # XBENCH_CACHE: the session's test cache, set by conftest
     done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True,
                           timeout=600)
     assert done.returncode == 0, f"README snippet {index} failed:\n{code}\n{done.stderr[-3000:]}"
