@@ -19,7 +19,9 @@ def captured(monkeypatch):
     """Keep the figures the plot functions make (drawn, not closed) instead of writing them."""
     figs = []
 
-    def keep(fig, path):
+    def keep(fig, path, top=None):
+        if top is not None:
+            fig.tight_layout(rect=(0, 0, 1, top))
         fig.canvas.draw()
         figs.append(fig)
         return path
@@ -49,6 +51,24 @@ def test_each_heatmap_is_scaled_by_its_own_robust_maximum(tmp_path, captured):
         assert vmax == pytest.approx(plots.robust_max(a)) and vmin == -vmax  # (was one scale per row)
         assert (a.abs() <= vmax).float().mean() >= 0.98  # the small map fills its colour range too
     assert "own" in fig._suptitle.get_text() and "Captum" in fig._suptitle.get_text()
+
+
+def test_heatmap_titles_fit_in_the_figure(tmp_path, captured):
+    """A grid of one method (the narrowest figure) keeps its title and a long method label inside the figure."""
+    model_dir = tmp_path / "previews" / "digits_cnn_x"
+    model_dir.mkdir(parents=True)
+    torch.save({"inputs": torch.rand(2, 1, 8, 8), "attributions": torch.randn(2, 8, 8)},
+               model_dir / "integrated_gradients_noise_tunnel_smoothgrad_sq.pt")
+    plots.heatmap_grids(tmp_path, tmp_path)
+    fig = captured[0]
+    width, height = fig.canvas.get_width_height()
+    texts = [fig._suptitle] + [ax.title for ax in fig.axes if ax.get_title()]
+    for t in texts:
+        box = t.get_window_extent()
+        assert box.x0 >= 0 and box.x1 <= width and box.y1 <= height, t.get_text()
+    assert "\n" in fig._suptitle.get_text()  # wrapped, not cut
+    top = fig.axes[0].title.get_window_extent().y1
+    assert fig._suptitle.get_window_extent().y0 >= top  # above the column titles, not over them
 
 
 def _curves(n_methods: int = 6) -> pd.DataFrame:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import matplotlib
@@ -22,9 +23,10 @@ def style(i: int) -> dict:
     return {"color": plt.cm.tab10(i % 10), "ls": ("-", "--", ":")[(i // 10) % 3]}
 
 
-def save(fig, path: Path) -> Path:
-    """Lay out (room for a suptitle), write as PNG (110 dpi) and close ``fig``; returns ``path``."""
-    fig.tight_layout(rect=(0, 0, 1, 0.97) if fig._suptitle is not None else (0, 0, 1, 1))
+def save(fig, path: Path, top: float | None = None) -> Path:
+    """Lay out (room for a suptitle: the top ``top`` of the height, default 0.97), write as PNG (110 dpi) and
+    close ``fig``; returns ``path``."""
+    fig.tight_layout(rect=(0, 0, 1, top or 0.97) if fig._suptitle is not None else (0, 0, 1, 1))
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
@@ -112,14 +114,20 @@ def heatmap_grids(run_dir: Path, out_dir: Path) -> list[Path]:
                 a = previews[n]["attributions"][i]
                 vmax = robust_max(a)
                 axes[i, j].imshow(a.numpy(), cmap="bwr", vmin=-vmax, vmax=vmax)
+        # titles wrapped to what fits: a column is 1.9 in wide (~26 characters at 8 pt), the figure
+        # ~11 characters per inch at 10 pt; a narrow grid would otherwise cut the title at both edges
         for j, n in enumerate(["input"] + [_label(run_dir, model_dir.name, n) for n in names]):
-            axes[0, j].set_title(n, fontsize=8)
+            axes[0, j].set_title(textwrap.fill(n, 24), fontsize=8)
         for ax in axes.flat:
             ax.set_xticks([])
             ax.set_yticks([])
-        fig.suptitle(f"{model_dir.name}: attributions (red +, blue -; each map scaled by its own ±99th "
-                     "percentile of |A|, as Captum's visualiser: compare patterns, not magnitudes)", fontsize=10)
-        p = save(fig, out_dir / f"heatmaps_{model_dir.name}.png")
+        width_in, height_in = fig.get_size_inches()
+        title = textwrap.fill(f"{model_dir.name}: attributions (red +, blue -; each map scaled by its own ±99th "
+                              "percentile of |A|, as Captum's visualiser: compare patterns, not magnitudes)",
+                              max(30, int(width_in * 11)))
+        fig.suptitle(title, fontsize=10)
+        p = save(fig, out_dir / f"heatmaps_{model_dir.name}.png",
+                 top=1 - (0.17 * (title.count("\n") + 1) + 0.05) / height_in)
         paths.append(p)
     return paths
 
