@@ -88,7 +88,7 @@ def evaluate(model: nn.Module | str | dict, data: Any, methods: list[str | dict]
             def factory(*, x: bool = False, num_classes: int | None = None, weights: Any = None):
                 return module
 
-            # the module exists already: preflight runs it for real, a meta input would meet its real weights
+            # already built (real tensors, maybe constant ones): preflight probes it with a real forward, not on meta
             stack.enter_context(_temporary(MODELS, uid, factory, input_size=None, dataset=None, meta_build=False))
             model_spec: dict[str, Any] = {"name": uid, "label": model_label, "x": is_x}
         else:

@@ -51,6 +51,11 @@ HELP: dict[str, str] = {
     "captum.params": "arguments of the class's attribute() (n_steps, n_samples, sliding_window_shapes, ...)",
     "captum.baselines": "the baseline Captum gets: an xbench baseline name, a number, or references (Shap classes)",
     "captum.feature_grid": "side in pixels of the square patches used as feature_mask by perturbation classes",
+    "captum.max_batch": "most model inputs per forward pass; also sets Captum's internal_batch_size, "
+                        "perturbations_per_eval and nt_samples_batch_size where params does not (recorded in the "
+                        "rows as set_by_xbench): NoiseTunnel then draws its noise batch by batch, so its maps differ "
+                        "pointwise from a default Captum call (same distribution); params: {nt_samples_batch_size: "
+                        "null} keeps Captum's default",
     "captum.interpolate": "how layer maps are resized to the input: bilinear (as Captum's visualiser) or nearest",
     "blur_ig.max_sigma": "largest Gaussian blur (pixels) where the path starts",
     "blur_ig.border": "how the blur treats the image border: zero padding (PAIR's saliency, the default) or reflect",
@@ -97,6 +102,8 @@ HELP: dict[str, str] = {
     "timing.repeats": "timed repetitions; the median is reported",
     "timing.warmup": "untimed runs before timing (kernel selection, caches)",
     "timing.batches": "leading batches timed per cell (null: every batch)",
+    "roar.batches": "leading batches ROAR runs on (it reads the whole train and test splits, so 1: once per model "
+                    "and method; more batches repeat the same result)",
     # models
     "cifar_resnet20.seed": "seed of the random initialisation",
     "cifar_vgg.seed": "seed of the random initialisation",

@@ -71,12 +71,15 @@ NO_REFERENCE = {
     "random": "the floor: seeded uniform noise, no reference",
     "expected_gradients": "no package implements it; unbiasedness (completeness in expectation) in tests/methods",
     "idg": "the authors' code is not a package; converges to the dense IDG integral (tests/methods)",
-    "abpc": "paper B's definition, hand-computed cases in tests/metrics/test_hand_computed.py",
+    "abpc": "paper B's definition, hand-computed cases in tests/metrics/test_hand_computed.py; k = round(t HW) "
+            "pixels as the Split IG notebook (half to even), tested there",
     "sensitivity_axiom": "Sundararajan et al.'s axiom, hand-computed cases in tests/metrics",
     "sensitivity_n": "Ancona et al.'s definition, hand-computed cases in tests/metrics",
     "timing": "wall-clock time, no reference",
     "accuracy": "top-k accuracy, hand-computed cases in tests/models",
     "contrast": "paper A §4.4 accuracy under contrast, hand-computed cases in tests/models",
+    "roar": "no package retrains (Quantus has no ROAR): masking, ranking, the random control and the AUC are "
+            "hand-checked in tests/metrics/test_roar.py, the retraining is xbench's own deterministic trainer",
     "data_randomisation": "Adebayo et al.'s test trains a model on permuted labels; no package ships it: the "
                           "similarities are mprt's (checked against Quantus), the permuted-label model in "
                           "tests/metrics/test_randomisation.py",
@@ -415,7 +418,7 @@ def _pair_gradients(net: nn.Module, target: int) -> Callable:
     from saliency.core.base import INPUT_OUTPUT_GRADIENTS
 
     def call(x_batch, call_model_args=None, expected_keys=None):
-        x_t = torch.as_tensor(np.asarray(x_batch)).permute(0, 3, 1, 2).to(torch.float64)
+        x_t = torch.as_tensor(np.asarray(x_batch)).permute(0, 3, 1, 2).to(torch.float64).contiguous()
         grad, _ = xbench.methods.base.input_gradient(net, x_t, torch.full((len(x_t),), target))
         return {INPUT_OUTPUT_GRADIENTS: grad.permute(0, 2, 3, 1).numpy()}
 
@@ -465,14 +468,12 @@ def _blur_ig() -> Result:
 # ------------------------------------------------------------------------------------------------ pytorch-grad-cam
 
 
-@check("grad_cam", "grad_cam")
-def _grad_cam() -> Result:
+def grad_cam_raw(net: nn.Module, layer_name: str, x: torch.Tensor, t: torch.Tensor) -> np.ndarray:
+    """pytorch-grad-cam's GradCAM map [N, H', W'] at ``layer_name``, before its min-max scaling and resizing."""
     from pytorch_grad_cam import GradCAM
     from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 
-    net, (x, t) = cnn(pool=False), inputs()  # full-resolution feature map: no upsampling on either side
-    ours, info = xbench.attribute(net, x, t, "grad_cam", return_info=True)
-    layer = net.get_submodule(info["params"]["layer"])
+    layer = net.get_submodule(layer_name)
     cam = GradCAM(model=net, target_layers=[layer])
     try:
         out = cam.activations_and_grads(x)
@@ -481,9 +482,16 @@ def _grad_cam() -> Result:
         sum(tg(o) for tg, o in zip(targets, out)).backward()
         acts = cam.activations_and_grads.activations[0].numpy()
         grads = cam.activations_and_grads.gradients[0].numpy()
-        raw = cam.get_cam_image(x, layer, targets, acts, grads, False)  # before the min-max scaling
+        return cam.get_cam_image(x, layer, targets, acts, grads, False)
     finally:
         cam.activations_and_grads.release()
+
+
+@check("grad_cam", "grad_cam")
+def _grad_cam() -> Result:
+    net, (x, t) = cnn(pool=False), inputs()  # full-resolution feature map: no upsampling on either side
+    ours, info = xbench.attribute(net, x, t, "grad_cam", return_info=True)
+    raw = grad_cam_raw(net, info["params"]["layer"], x, t)
     theirs = np.maximum(raw, 0)[:, None].repeat(3, 1)
     return result(f"grad_cam (default layer '{info['params']['layer']}')",
                   "pytorch-grad-cam GradCAM, before its min-max normalisation", ours, theirs, F32, F32_WHY,
@@ -666,6 +674,114 @@ def _ig_distance() -> Result:
                   "batch_ratio_of_means) and explain the true label (data.target: label)")
 
 
+# ------------------------------------------------------------------------------------------------ complexity (Quantus)
+
+
+def _quantus_complexity(cls_name: str, ours, **kw) -> np.ndarray:
+    import quantus
+
+    x, t = inputs()
+    a = torch.randn(x.shape, generator=torch.Generator().manual_seed(11))
+    metric = getattr(quantus, cls_name)(abs=True, disable_warnings=True, display_progressbar=False, **kw)
+    # Quantus modifies a_batch in place (+1e-7, normalisation): hand it a copy
+    theirs = metric(model=None, x_batch=x.numpy(), y_batch=t.numpy(), a_batch=a.numpy().copy(), channel_first=True)
+    return ours(a), np.asarray(theirs, dtype=float)
+
+
+def _quantus_gini_or_entropy(name: str, cls_name: str, why: str, conventions: str) -> Result:
+    fn = getattr(xbench.metrics, name)
+    ours, theirs = _quantus_complexity(cls_name, lambda a: fn(None, None, None, a), normalise=False)
+    return result(f"{name} (|A|, 192 values)", f"Quantus {cls_name}", ours, theirs, F32, why, conventions)
+
+
+check("sparseness_quantus", "sparseness")(lambda: _quantus_gini_or_entropy(
+    "sparseness", "Sparseness", "float32 sums in Quantus; its +1e-7 per value moves the Gini index by D 1e-7 / "
+    "sum|A| (~2e-7 relative here): 1e-4 of the largest value",
+    "Quantus adds 1e-7 to every |A| (an all-zero map gets 0, ours nan)"))
+check("complexity_quantus", "complexity")(lambda: _quantus_gini_or_entropy(
+    "complexity", "Complexity", "float32 in Quantus; its log(p + 1e-12) differs from p log p by at most D 1e-12: "
+    "1e-4 of the largest value", "entropy in nats; 0 log 0 = 0 exactly (Quantus: log(p + 1e-12)); an all-zero map "
+    "is nan"))
+
+
+@check("effective_complexity_quantus", "effective_complexity")
+def _effective_complexity() -> Result:
+    import quantus
+
+    ours, theirs = _quantus_complexity(
+        "EffectiveComplexity", lambda a: xbench.metrics.effective_complexity(None, None, None, a, eps=0.5,
+                                                                             normalise="none"),
+        normalise=False, eps=0.5)
+    # per-sample max normalisation = Quantus' batch-max normalisation on a batch of one sample
+    x, t = inputs()
+    a = torch.randn(x.shape, generator=torch.Generator().manual_seed(11))
+    ours_max = xbench.metrics.effective_complexity(None, x, t, a, eps=0.3)
+    per_one = [quantus.EffectiveComplexity(eps=0.3, disable_warnings=True, display_progressbar=False)(
+        model=None, x_batch=x[i:i + 1].numpy(), y_batch=t[i:i + 1].numpy(), a_batch=a[i:i + 1].numpy().copy(),
+        channel_first=True)[0] for i in range(len(x))]
+    res = result("effective_complexity (|A| > 0.5; and |A|/max > 0.3)", "Quantus EffectiveComplexity", ours, theirs,
+                 0.0, "a count of strict comparisons: exact",
+                 "ours divides by each sample's max |A| (normalise: max); Quantus by the max over the whole batch, "
+                 "so a value depends on the batch: compared unnormalised, and per sample on batches of one")
+    res.diff = max(res.diff, float(np.abs(ours_max.numpy() - np.asarray(per_one, dtype=float)).max()))
+    return res
+
+
+# ------------------------------------------------------------------------------------------------ stability (Quantus)
+
+
+def _noise_draws(x: torch.Tensor, seed: int, s: int, radius: float, kind: str) -> np.ndarray:
+    """The draws xbench makes for (image i, draw j), seeded per sample (xbench.metrics.sample_noise): [n, s, D]."""
+    from xbench.metrics.sample_noise import normal, sample_keys, uniform
+
+    n, d = len(x), x[0].numel()
+    keys, j = sample_keys(x, seed).repeat_interleave(s), torch.arange(n * s) % s
+    e = (2 * uniform(keys, j, d) - 1) * radius if kind == "uniform" else radius * normal(keys, j, d)
+    return e.to(x.dtype).view(n, s, -1).numpy()
+
+
+def _quantus_stability(cls_name: str, fn: Callable, noise: str, radius: float, **kw) -> Result:
+    import quantus
+
+    net, (x, t) = cnn(), inputs()
+    s, seed = 6, 13
+    draws = _noise_draws(x, seed, s, radius, noise)
+    step = {"j": 0}
+
+    def perturb(arr, indices, **kwargs):  # Quantus perturbs the whole batch once per draw j
+        out = (torch.as_tensor(arr) + torch.as_tensor(draws[:, step["j"]])).numpy()  # float32, as ours
+        step["j"] += 1
+        return out
+
+    def explain(model, inputs, targets, **kwargs):
+        return xbench.attribute(net, torch.as_tensor(inputs), torch.as_tensor(targets), "saliency").numpy()
+
+    a = xbench.attribute(net, x, t, "saliency")
+    metric = getattr(quantus, cls_name)(nr_samples=s, perturb_func=perturb, abs=False, normalise=False,
+                                        return_nan_when_prediction_changes=False, disable_warnings=True,
+                                        display_progressbar=False, **kw)
+    theirs = np.asarray(metric(model=net, x_batch=x.numpy(), y_batch=t.numpy(), a_batch=a.numpy(),
+                               explain_func=explain, device="cpu", channel_first=True, softmax=False), dtype=float)
+    ours = fn(net, x, t, a, method="saliency", radius=radius, n_samples=s, noise=noise, seed=seed,
+              same_prediction=False, max_batch=7)
+    return result(f"{fn.__name__} (saliency, {noise} noise {radius}, {s} draws)", f"Quantus {cls_name}, same noise",
+                  ours, theirs, 1e-4 * float(np.abs(theirs).max()),
+                  "float32 attributions (Quantus also divides and sums in float32; ours in float64): 1e-4 of the "
+                  "largest value",
+                  "Quantus' default noise is U[0.02, 0.2] on every element (one-sided), ours U[-r, r] (RIS/ROS/RRS) "
+                  "or N(0, r^2) (Lipschitz); with prediction changes Quantus gives nan for the whole sample, ours "
+                  "leaves those draws out of the max (same_prediction, tests/metrics/test_stability.py)")
+
+
+check("relative_input_stability_quantus", "relative_input_stability")(
+    lambda: _quantus_stability("RelativeInputStability", xbench.metrics.relative_input_stability, "uniform", 0.05))
+check("relative_output_stability_quantus", "relative_output_stability")(
+    lambda: _quantus_stability("RelativeOutputStability", xbench.metrics.relative_output_stability, "uniform", 0.05))
+check("relative_representation_stability_quantus", "relative_representation_stability")(
+    lambda: _quantus_stability("RelativeRepresentationStability", xbench.metrics.relative_representation_stability,
+                               "uniform", 0.05, layer_names=["5"]))  # the Flatten: the input of the last Linear
+check("local_lipschitz_estimate_quantus", "local_lipschitz_estimate")(
+    lambda: _quantus_stability("LocalLipschitzEstimate", xbench.metrics.local_lipschitz_estimate, "gaussian", 0.1))
 # ------------------------------------------------------------------------------------------ Quantus randomisation
 
 
@@ -780,5 +896,6 @@ def _quantus_random_logit_spearman() -> Result:
                   np.asarray(theirs), 1e-6, "ranks of the same float32 values (see mprt): 1e-6")
 
 
-# the faithfulness metrics' checks register themselves into CHECKS (kept in their own module)
-from tests.conformance import checks_faithfulness  # noqa: E402,F401
+# the faithfulness metrics' checks register themselves into CHECKS (kept in their own module), and so do the
+# real-network cases (EfficientNet-Lite0 on photos)
+from tests.conformance import checks_faithfulness, photo_checks  # noqa: E402,F401

@@ -22,7 +22,8 @@ class XDataset(Dataset):
     """A dataset split plus what the harness needs to know about it.
 
     ``info`` holds at least ``num_classes``, ``input_shape`` (C, H, W) or (D,), and ``mean``/
-    ``std`` (per channel, in pixel units) of the normalisation already applied to ``x``.
+    ``std`` (per channel, in pixel units) of the normalisation already applied to ``x``; :func:`create`
+    adds ``params``, the dataset's resolved parameters other than the split.
     """
 
     dataset: Dataset
@@ -50,7 +51,10 @@ def create(name: str, split: str = "test", root: str | None = None, **params: An
     if "root" in entry.params or root is not None:
         call["root"] = root
     resolved = entry.resolve({"split": split, **call}, where=f"data({name})")
-    return entry.fn(**resolved)
+    ds = entry.fn(**resolved)
+    # what rebuilds another split of the same data (ROAR retrains on the train split of the data it evaluates)
+    ds.info.setdefault("params", {k: v for k, v in resolved.items() if k != "split"})
+    return ds
 
 
 def available() -> list[str]:

@@ -10,7 +10,11 @@ What xbench supplies, the user does not write:
 - ``feature_grid``: square patches of this many pixels as the ``feature_mask`` of the perturbation classes
   (Lime, KernelShap, FeatureAblation, ShapleyValueSampling, ...), the usual superpixel stand-in;
 - ``internal_batch_size`` / ``perturbations_per_eval`` / ``nt_samples_batch_size`` from ``max_batch`` where the
-  class has that knob and the user did not set it.
+  class has that knob and the user did not set it; the values set are recorded in the rows' method parameters
+  (``set_by_xbench``).  These change how Captum batches, not what it computes, with one exception:
+  ``NoiseTunnel`` draws its noise one batch of samples at a time, so with ``nt_samples_batch_size`` set its noise
+  (and the map, pointwise) differs from a default Captum call with the same seed; the draws have the same
+  distribution, so only the sample differs.  ``params: {nt_samples_batch_size: null}`` keeps Captum's default.
 
 Layer attributions ([N, C', H', W']) are summed over their channels, resized to the input (bilinear, as Captum's
 ``LayerAttribution.interpolate``) and given to every input channel, as Grad-CAM is. Classes that do not explain the
@@ -195,7 +199,8 @@ def captum_attribution(model, inputs, target, *, cls: str, layer: str | None = N
     ``init``/``params`` go to the class's constructor/``attribute`` (validated against their signatures);
     ``layer`` is a dotted module path; ``baselines`` an xbench baseline name or ``references``;
     ``feature_grid`` the patch size of the feature mask for perturbation classes; ``max_batch`` bounds the
-    model inputs per forward pass.
+    model inputs per forward pass and sets Captum's batching knobs the user left unset (``info['params']
+    ['set_by_xbench']``; NoiseTunnel's noise draws depend on them, see the module docstring).
     """
     check_params({"cls": cls, "layer": layer, "init": init, "params": params})
     klass = _class(cls, "captum.class")
@@ -222,12 +227,14 @@ def captum_attribution(model, inputs, target, *, cls: str, layer: str | None = N
     if inner.__name__ in ("GradientShap", "LayerGradientShap"):
         per_image = int(call.get("n_samples", inspect.signature(inner.attribute).parameters["n_samples"].default))
     images = max(1, min(inputs.shape[0], max_batch // per_image))
+    set_by_xbench = {}
     for knob in _BATCH_KNOBS:
         # Captum's Layer* perturbation classes mis-shape tensor targets with several perturbations per eval
         layer_perturbation = knob == "perturbations_per_eval" and inner.__name__.startswith("Layer")
         if knob in accepted and knob not in call and not layer_perturbation:
             # internal_batch_size counts expanded inputs across the call; the others count per-image copies
-            call[knob] = max_batch if knob == "internal_batch_size" else max(1, max_batch // images)
+            value = max_batch if knob == "internal_batch_size" else max(1, max_batch // images)
+            call[knob] = set_by_xbench[knob] = value
 
     def run(start: int, stop: int) -> torch.Tensor:
         kw = dict(call)
@@ -244,7 +251,9 @@ def captum_attribution(model, inputs, target, *, cls: str, layer: str | None = N
         # Captum's notice that it hooks non-linear modules for the call (DeepLift, LRP): expected, and undone
         warnings.filterwarnings("ignore", message=r"Setting forward, backward hooks")
         warnings.filterwarnings("ignore", message=r"You are providing multiple inputs for Lime")
-        return by_images(run, inputs.shape[0], images)
+        attr = by_images(run, inputs.shape[0], images)
+    # the batching knobs xbench chose, recorded with the rows (NoiseTunnel's noise draws depend on its knob)
+    return attr, {"settings": {"set_by_xbench": set_by_xbench}}
 
 
 

@@ -201,7 +201,7 @@ def grad_cam(model, inputs, target, *, layer: str | None = None, relu: bool = Tr
     """ReLU(sum_c mean(dF_t/dA_c) A_c) at ``layer``, bilinearly upsampled to H x W; returns (attributions, info).
 
     ``layer`` defaults to the rectified output of the last conv block (:func:`cam_layer`; the
-    Grad-CAM authors' and ``pytorch-grad-cam``'s choice); ``info['settings']['layer']`` names the
+    Grad-CAM authors' and ``pytorch-grad-cam``'s choice); ``info['params']['layer']`` names the
     layer used.  The map is the same for every input channel (expanded, not divided), in the
     units of A times logits per unit of A, without ``pytorch-grad-cam``'s min-max normalisation.
     Images only ([N, C, H, W]).

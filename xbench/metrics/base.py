@@ -93,7 +93,8 @@ def register_metric(name: str, fn: Callable, *, stat: str | None = None, curve: 
 
     - a tensor [N]: per-sample values, named ``stat`` (default: the metric's name);
     - a dict name -> value, or a tuple in the order of ``outputs``: each value is of the kind
-      ``outputs`` declares for its name (:data:`OUTPUT_KINDS`; default ``sample``);
+      ``outputs`` declares for its name (:data:`OUTPUT_KINDS`; default ``sample``, or the kind declared
+      for ``"*"``: names that depend on the parameters, e.g. one per removal fraction);
     - with ``return_curves``: ``(values, x [T], curves)``, ``curves`` a tensor [N, T] named ``curve`` or
       a dict.  ``x_stat`` (e.g. ``"n={x}"``): ``values`` is [N, T], one per-sample stat per point x,
       named by ``x_stat``, plus their nan-mean ``mean``.
@@ -155,7 +156,7 @@ def metric_cell(name: str, fn: Callable, *, stat: str | None = None, curve: str 
         curves = {} if curves is None else curves if isinstance(curves, dict) else {curve or "curve": curves}
         out = MetricOutput(curves={k: (x, c) for k, c in curves.items()}, settings=decided)
         for key, v in values.items():
-            kind = kinds.get(key, "sample")
+            kind = kinds.get(key, kinds.get("*", "sample"))  # "*": the kind of names known only at run time
             if kind == "batch":
                 out.batch_values[key] = float(v)
             elif kind == "setting":

@@ -14,6 +14,7 @@ import torch
 
 from ..batching import DEFAULT_MAX_BATCH
 from .base import Attributor, ChunkRNG, for_noise_items, method_attributor, register_metric
+from .sample_noise import normal, sample_keys, uniform
 
 Norm = Literal["fro", "inf"]
 PerturbFunc = Callable[[torch.Tensor, float], torch.Tensor]
@@ -23,31 +24,66 @@ def _norm(x: torch.Tensor, norm: str) -> torch.Tensor:
     return torch.linalg.vector_norm(x.flatten(1), ord=2 if norm == "fro" else float("inf"), dim=1)
 
 
+Noise = Literal["uniform", "gaussian"]
+Score = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+def perturbed_scores(attr_fn: Attributor, inputs: torch.Tensor, target: torch.Tensor, score: Score, *,
+                     radius: float, n_samples: int, seed: int, max_batch: int, noise: Noise = "uniform",
+                     perturb_func: PerturbFunc | None = None, dtype: torch.dtype | None = None,
+                     per_sample: bool = False) -> torch.Tensor:
+    """``score(img, x_perturbed, a_perturbed, j) -> [k]`` for ``n_samples`` perturbations of every image,
+    shape [N, n_samples] (in ``dtype``, default the inputs').
+
+    The one re-run-the-method-on-noisy-inputs loop of the robustness metrics: the N x n_samples (image,
+    draw) items are flattened and attributed in chunks of ``max_batch`` (one method call per chunk), the
+    noise drawn item-major from ``seed`` on the device, so each image's draws do not depend on the batch
+    it sits in.  ``per_sample``: draw j of an image is a function of (seed, the image's values, j) only
+    (:mod:`xbench.metrics.sample_noise`), the same in any batch; else one item-major stream from ``seed`` (the draws of
+    the image's position in the batch, as Captum's).  ``noise``: ``uniform`` e ~ U[-radius, radius] per
+    element (Captum's L-inf ball), ``gaussian`` e ~ N(0, radius^2); ``perturb_func(x_repeated, radius) ->
+    x_perturbed`` replaces both (Captum's convention).  ``img`` indexes the items' images in ``inputs``,
+    ``j`` their draws.
+    """
+    n, s = inputs.shape[0], int(n_samples)
+    out = torch.empty((n, s), dtype=dtype or inputs.dtype, device=inputs.device)
+    keys = sample_keys(inputs, seed) if per_sample else None
+
+    def item(img: torch.Tensor, j: torch.Tensor, rng: ChunkRNG) -> None:
+        x = inputs[img]
+        if perturb_func is not None:
+            x = perturb_func(x, radius)
+        elif keys is not None:
+            d = x[0].numel()
+            e = ((2 * uniform(keys[img], j, d) - 1) * radius if noise == "uniform"
+                 else radius * normal(keys[img], j, d))
+            x = x + e.to(x.dtype).view_as(x)
+        elif noise == "uniform":
+            x = x + rng.uniform(tuple(x.shape), -radius, radius, x.dtype)
+        else:
+            x = x + rng.normal(tuple(x.shape), radius, x.dtype)
+        a = attr_fn(x, target[img]).detach()
+        out[img, j] = score(img, x, a, j).to(out.dtype)
+
+    for_noise_items(item, n, s, seed, inputs.device, max_batch)
+    return out
+
+
 def sensitivity_ratios(attr_fn: Attributor, inputs: torch.Tensor, target: torch.Tensor,
                        attributions: torch.Tensor | None, *, radius: float, n_samples: int, norm: str,
                        seed: int, max_batch: int, perturb_func: PerturbFunc | None = None) -> torch.Tensor:
     """||A(x + e) - A(x)|| / ||A(x)|| for ``n_samples`` noises e per image, shape [N, n_samples].
 
     e ~ U[-radius, radius] per element (the L-inf ball, as Captum's default), drawn item-major on
-    the device; ``perturb_func(x_repeated, radius) -> x_perturbed`` replaces it (Captum's
-    convention).  As in Captum, a zero ||A(x)|| is replaced by 1.
+    the device (:func:`perturbed_scores`); ``perturb_func(x_repeated, radius) -> x_perturbed`` replaces
+    it (Captum's convention).  As in Captum, a zero ||A(x)|| is replaced by 1.
     """
-    n, s = inputs.shape[0], int(n_samples)
     a0 = attr_fn(inputs, target).detach() if attributions is None else attributions
     den = _norm(a0, norm)
     den = torch.where(den == 0, torch.ones_like(den), den)
-    ratios = torch.empty((n, s), dtype=inputs.dtype, device=inputs.device)
-    def item(img: torch.Tensor, j: torch.Tensor, rng: ChunkRNG) -> None:
-        x = inputs[img]
-        if perturb_func is None:
-            x = x + rng.uniform(tuple(x.shape), -radius, radius, x.dtype)
-        else:
-            x = perturb_func(x, radius)
-        a = attr_fn(x, target[img]).detach()
-        ratios[img, j] = _norm(a - a0[img], norm) / den[img]
-
-    for_noise_items(item, n, s, seed, inputs.device, max_batch)
-    return ratios
+    return perturbed_scores(attr_fn, inputs, target, lambda img, x, a, j: _norm(a - a0[img], norm) / den[img],
+                            radius=radius, n_samples=n_samples, seed=seed, max_batch=max_batch,
+                            perturb_func=perturb_func)
 
 
 def max_sensitivity(model, inputs, target, attributions=None, *, method: str = "saliency",
