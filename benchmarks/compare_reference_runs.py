@@ -5,7 +5,9 @@
     python benchmarks/compare_reference_runs.py --scratch /tmp/refs --suites quickstart split_ig
     python benchmarks/compare_reference_runs.py --scratch /tmp/refs --no-run --against /tmp/base  # two regenerations
 
-Each suite is run with the code this interpreter imports (``PYTHONPATH`` decides: a worktree's checkout,
+Each suite is run with one torch thread (``OMP_NUM_THREADS=1``, as the committed runs are made: with more threads
+float32 sums split differently and the last bits of the values change, even with the same weights), with the
+code this interpreter imports (``PYTHONPATH`` decides: a worktree's checkout,
 or the installed xbench) into ``<scratch>/<suite>``, never into ``results/``.  The comparison reads both
 ``results.csv`` files as text (every value as written, nothing parsed) and compares them row by row on
 every column except timing: the rows of the ``timing`` metric and the wall-clock columns of prior runs
@@ -62,7 +64,10 @@ def regenerate(suite: str, out: Path) -> float:
     cmd = [sys.executable, "-m", "xbench", "train-prior" if is_prior(suite) else "run", suite, "--out", str(out),
            "--quiet"]
     t0 = time.perf_counter()
-    subprocess.run(cmd, check=True, cwd=ROOT, env=os.environ.copy(), stdout=subprocess.DEVNULL)
+    # one torch thread, as the committed runs were made: a float32 sum's bits depend on how threads split it
+    # (measured on quickstart with the same weights: 11,273 of 31,488 values differ by up to 5.7e-6 at 2 threads)
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    subprocess.run(cmd, check=True, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
     return time.perf_counter() - t0
 
 
