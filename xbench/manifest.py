@@ -11,21 +11,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .provenance import git_commit, now, versions
+from .provenance import file_sha256, git_commit, now, versions
 from .rundir import RunDir
 
 TIMES_GLOB = "times.rank*.json"
-
-
-def hash_file(path: str | Path, chunk: int = 1 << 20) -> str:
-    """SHA-256 (hex) of the file at ``path``, read in 1 MiB chunks (a model file may be gigabytes)."""
-    import hashlib
-
-    h = hashlib.sha256()
-    with open(Path(path).expanduser(), "rb") as f:
-        for block in iter(lambda: f.read(chunk), b""):
-            h.update(block)
-    return h.hexdigest()
+WEIGHTS_GLOB = "weights.rank*.json"
 
 
 def model_files(models: list[Any]) -> dict[str, dict[str, str]]:
@@ -35,7 +25,7 @@ def model_files(models: list[Any]) -> dict[str, dict[str, str]]:
     for i, m in enumerate(models):
         for key, value in (("path", m.params.get("path")), ("weights", m.weights if m.name == "python" else None)):
             if isinstance(value, str) and Path(value).expanduser().is_file():
-                out[f"models[{i}].{key}"] = {"path": value, "sha256": hash_file(value)}
+                out[f"models[{i}].{key}"] = {"path": value, "sha256": file_sha256(value)}
     return out
 
 
@@ -65,3 +55,19 @@ def cell_seconds(parts: Path) -> dict[str, float]:
         for k, v in json.loads(f.read_text()).items():
             times[k] = times.get(k, 0.0) + v
     return {k: round(v, 4) for k, v in times.items()}
+
+
+def add_weight_records(into: dict[str, list[dict[str, str]]], new: dict[str, list[dict[str, str]]]) -> None:
+    """Add ``new``'s entries (model label -> files) to ``into``, each distinct entry once, in order."""
+    for label, entries in new.items():
+        known = into.setdefault(label, [])
+        known.extend(e for e in entries if e not in known)
+
+
+def weight_files(parts: Path, glob: str = WEIGHTS_GLOB) -> dict[str, list[dict[str, str]]]:
+    """Model label -> the weight files (file, source, sha256) its model was made from, over every rank's
+    ``weights.rank<r>.json`` in ``parts`` and every invocation; an empty list: no file (random init)."""
+    out: dict[str, list[dict[str, str]]] = {}
+    for f in sorted(Path(parts).glob(glob)):
+        add_weight_records(out, json.loads(f.read_text()))
+    return out

@@ -111,3 +111,27 @@ def test_saturation_plot_without_a_split_ig_unit(tmp_path):
             for s in range(2) for i in range(5)]
     df = pd.DataFrame(rows).reindex(columns=COLUMNS)
     assert [p.name for p in logit_path_plots(tmp_path, df, tmp_path)] == ["logit_path_m.png"]
+
+
+def test_timing_plot_draws_each_methods_own_forward_backward_limit(tmp_path, captured):
+    """Each method's timing measures its own forward+backward limit (the load can change between methods): each
+    bar gets its own limit (the median over its batches), not one median over the whole run."""
+    own = {"saliency": 0.003, "integrated_gradients": 0.001, "occlusion": 0.002}  # seconds per image
+    rows = [{"model": "m", "method": me, "metric": "timing", "metric_name": "timing", "kind": "batch",
+             "stat": stat, "value": value * f, "device": "cpu", "metric_params": "{}"}
+            for me, lim in own.items() for f in (0.9, 1.0, 1.1)
+            for stat, value in (("seconds_per_image", 5 * lim), ("limit_seconds_per_image", lim))]
+    plots.timing_plot(pd.DataFrame(rows), tmp_path)
+    ax = captured[0].axes[0]
+    marks = [c for c in ax.collections if "forward+backward" in str(c.get_label())]
+    assert len(marks) == 1
+    segments = marks[0].get_segments()
+    ticks = [tk.get_text() for tk in ax.get_xticklabels()]
+    bars = {tk: p for tk, p in zip(ticks, ax.patches)}
+    assert len(segments) == len(own) == len(bars)
+    for seg, name in zip(segments, ticks):
+        assert seg[0][1] == seg[1][1] == pytest.approx(own[name] * 1e3)  # ms, this method's own median
+        bar = bars[name]
+        assert (seg[0][0], seg[1][0]) == pytest.approx((bar.get_x(), bar.get_x() + bar.get_width()))  # its own bar
+        assert bar.get_height() == pytest.approx(5 * own[name] * 1e3)
+    assert "1-3 ms" in marks[0].get_label()

@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from ..errors import ParamError
+from ..provenance import record_weights
 from .base import MODELS
 from .checkpoints import load_weights
 
@@ -100,6 +101,7 @@ def load_archive(path: str | Path) -> nn.Module:
     p = Path(path).expanduser()
     if not p.is_file():
         raise ParamError(f"path: model file '{path}' does not exist")
+    record_weights(p, "model file", str(path))
     names: list[str] = []
     try:
         with zipfile.ZipFile(p) as zf:
