@@ -451,8 +451,8 @@ def _bytes_per_model_input(suite: Suite, x0: torch.Tensor, built: dict) -> int:
     esize = torch.tensor([], dtype=getattr(torch, suite.dtype)).element_size()
     best = 2 * int(x0.numel()) * esize
     for model in built.values():
-        if not isinstance(model, torch.nn.Module):
-            continue
+        if not isinstance(model, torch.nn.Module) or isinstance(model, torch.jit.ScriptModule):
+            continue  # TorchScript refuses Python hooks: its activations are not counted (the input still is)
         count = [0]
 
         def hook(_m, _i, out, count=count):
