@@ -3,8 +3,9 @@
     python benchmarks/gpu_check.py           # on a CUDA machine: ResNet-50, VGG16, EfficientNet-Lite0 at 224 px
     python benchmarks/gpu_check.py --tiny    # anywhere: a CIFAR ResNet-20 at 32 px, few steps (the test runs it)
 
-Writes ``results/timing_<device>/`` (or ``--out``): ``gpu_check.json`` (every row with its settings, the
-device name, versions), ``gpu_check.csv`` and ``gpu_check.md``. One row per (model, what, implementation):
+Writes ``results/timing_<device>/`` (or ``--out``; ``--tiny`` without ``--out``: a temporary folder):
+``gpu_check.json`` (every row with its settings, the device name, versions), ``gpu_check.csv`` and
+``gpu_check.md``. One row per (model, what, implementation):
 images per second, the ratio of its time to its limit, peak device memory and the chunk sizes xbench chose.
 
 The limit of a method is ``passes`` forward+backward passes per image (X-Gradient: 1; IG-n: n; EG-k: k);
@@ -23,6 +24,7 @@ import platform
 import re
 import statistics
 import sys
+import tempfile
 import time
 import warnings
 from collections.abc import Callable
@@ -429,11 +431,22 @@ def markdown(rows: list[Row], env: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def output_folder(out: str | None, tiny: bool, device: torch.device) -> Path:
+    """``out``, else ``results/timing_<device>`` (the committed figures); the tiny smoke run is never a
+    committed figure, so without ``out`` it writes to a temporary folder outside the checkout."""
+    if out:
+        return Path(out)
+    if tiny:
+        return Path(tempfile.gettempdir()) / "xbench-gpu-check-tiny"
+    return ROOT / "results" / f"timing_{device_label(device)}"
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--tiny", action="store_true", help="small models and few steps (a CPU smoke run)")
     ap.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
-    ap.add_argument("--out", default=None, help="output folder (default results/timing_<device>)")
+    ap.add_argument("--out", default=None, help="output folder (default results/timing_<device>; with --tiny "
+                    "a folder in the system's temporary directory)")
     ap.add_argument("--models", default=None, help="comma-separated subset of the configured models")
     args = ap.parse_args(argv)
     warnings.filterwarnings("ignore", category=UserWarning)  # Captum's "did not already require gradients"
@@ -447,7 +460,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.models:
         keep = set(args.models.split(","))
         cfg = Config(**{**asdict(cfg), "models": [m for m in cfg.models if m[0] in keep]})
-    out = Path(args.out) if args.out else ROOT / "results" / f"timing_{device_label(device)}"
+    out = output_folder(args.out, args.tiny, device)
     env = environment(device)
     print(f"gpu_check: {env['device_name']} ({'tiny' if args.tiny else 'full'}) -> {out}", flush=True)
     started = time.perf_counter()

@@ -8,10 +8,17 @@ from pathlib import Path
 import pytest
 import torch
 
-# Trained embedded models are cached across the test session in one folder (a fresh machine trains
-# each once, ~10 s) and never in the user's cache.
-SESSION_CACHE = Path(os.environ.get("XBENCH_TEST_CACHE", Path(__file__).resolve().parent.parent / ".pytest_cache"
-                                    / "xbench-models"))
+
+# Trained embedded models are cached across test sessions in one folder (a fresh machine trains each
+# once, ~10 s): $XBENCH_TEST_CACHE, else a test folder beside the user cache (never the user's own xbench
+# cache, never inside the checkout: running the tests leaves the working tree as it was).
+def model_cache_for(env: dict[str, str]) -> Path:
+    """Where the test session keeps trained models, given the environment ``env``."""
+    base = env.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(env.get("XBENCH_TEST_CACHE") or Path(base) / "xbench-tests" / "models")
+
+
+SESSION_CACHE = model_cache_for(dict(os.environ))
 os.environ["XBENCH_CACHE"] = str(SESSION_CACHE)
 torch.set_num_threads(min(2, torch.get_num_threads()))
 

@@ -71,3 +71,12 @@ def test_moonshot_suite_validates():
     assert [m.name for m in suite.methods] == ["x_gradient"]
     assert {m.name: m.params["steps"] for m in suite.metrics if m.name != "timing"} == {"deletion": 224,
                                                                                        "insertion": 224}
+
+
+def test_tiny_mode_without_out_writes_outside_the_checkout():
+    """A documented smoke command leaves the checkout as it was: --tiny's default folder is a temporary one."""
+    gc = _load()
+    cpu = gc.torch.device("cpu")
+    assert gc.ROOT not in gc.output_folder(None, True, cpu).resolve().parents
+    assert gc.output_folder(None, False, cpu) == gc.ROOT / "results" / "timing_cpu"  # the committed figures
+    assert gc.output_folder("x", True, cpu) == Path("x")

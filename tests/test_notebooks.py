@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
-EXPECT = {"xdnn.ipynb": "Keep/remove AUCs", "split_ig.ipynb": "Split IG", "timing.ipynb": "ratio_to_limit"}
+EXPECT = {"xdnn.ipynb": "Keep/remove AUCs", "split_ig.ipynb": "Split IG", "timing.ipynb": "ratio_to_limit",
+          "photos.ipynb": "RISE deletion / insertion"}
 
 
 @pytest.mark.slow

@@ -62,8 +62,8 @@ def test_first_batches_is_a_declared_policy_of_the_plan(tmp_path):
         assert sorted(b for b, label in cells if label == "completeness") == [0, 1, 2, 3]
         n_method_units = sum(u.method is not None for m in suite.models for u in units(suite, m))
         parts = all_parts(suite, tmp_path, 4)
-        assert sum(p.parent.name == "timing" for p in parts) == len(timed) * n_method_units
-        assert sum(p.parent.name == "completeness" for p in parts) == 4 * n_method_units
+        assert sum(p.parent.name == "metric=timing" for p in parts) == len(timed) * n_method_units
+        assert sum(p.parent.name == "metric=completeness" for p in parts) == 4 * n_method_units
         assert total == sum(len(cs) for (_, _, missing) in work for cs in missing.values())  # nothing done yet
 
 

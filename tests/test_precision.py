@@ -1,4 +1,4 @@
-"""The speed options (issue 16): each gives the same numbers as the default path within a stated tolerance.
+"""The speed options: each gives the same numbers as the default path within a stated tolerance.
 
 Tolerances: channels-last and inference mode change no arithmetic beyond the order of float32 sums, so
 they are held to 1e-4 relative (a float32 dot product of K terms reordered moves by ~sqrt(K) x 6e-8; the

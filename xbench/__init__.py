@@ -2,8 +2,6 @@
 
 __version__ = "0.1.0"
 
-from .methods import attribute  # noqa: E402
-
 
 def evaluate(*args, **kwargs):
     """Run methods x metrics on a model and data in Python; see :func:`xbench.api.evaluate`."""
@@ -13,7 +11,12 @@ def evaluate(*args, **kwargs):
 
 
 def __getattr__(name: str):
-    # ``import xbench; xbench.data`` works like any package's subpackage, imported on first use
+    # ``xbench.attribute`` and the subpackages are imported on first use, so that ``import xbench.errors``
+    # (what a plugin or the CLI's error path needs) does not load torch, Captum and every registry
+    if name == "attribute":
+        from .methods import attribute
+
+        return attribute
     if name in ("data", "models", "methods", "metrics", "report", "suite", "plugins", "api"):
         import importlib
 

@@ -74,6 +74,7 @@ def evaluate(model: nn.Module | str | dict, data: Any, methods: list[str | dict]
     """
     from .data import DATASETS
     from .models import MODELS, is_homogeneous
+    from .registry import INPUT_KINDS
     from .results import read_results
     from .runner import run_suite
     from .suite import parse_suite
@@ -88,7 +89,8 @@ def evaluate(model: nn.Module | str | dict, data: Any, methods: list[str | dict]
             def factory(*, x: bool = False, num_classes: int | None = None, weights: Any = None):
                 return module
 
-            stack.enter_context(_temporary(MODELS, uid, factory, input_size=None, dataset=None))
+            # already built (real tensors, maybe constant ones): preflight probes it with a real forward, not on meta
+            stack.enter_context(_temporary(MODELS, uid, factory, input_size=None, dataset=None, meta_build=False))
             model_spec: dict[str, Any] = {"name": uid, "label": model_label, "x": is_x}
         else:
             model_spec = {"name": model} if isinstance(model, str) else dict(model)
@@ -101,7 +103,8 @@ def evaluate(model: nn.Module | str | dict, data: Any, methods: list[str | dict]
             def dataset(*, split: str = "test"):
                 return xds
 
-            stack.enter_context(_temporary(DATASETS, uid, dataset))
+            kind = xds.info.get("kind")
+            stack.enter_context(_temporary(DATASETS, uid, dataset, kind=kind if kind in INPUT_KINDS else None))
             data_spec = {"name": uid, "references": "test"}
             n_samples = n_samples or len(xds)
         if n_samples is not None:

@@ -88,6 +88,22 @@ def _parser() -> argparse.ArgumentParser:
     rep = sub.add_parser("report", help="regenerate tables and plots of a run directory from its results.csv")
     rep.add_argument("run_dir")
 
+    ve = sub.add_parser("verdict", help="regenerate a run's verdict (verdict.csv/.md/.png): each method against "
+                                         "random with corrected paired tests, ranks and metric agreement")
+    ve.add_argument("run_dir")
+    ve.add_argument("--test", choices=("wilcoxon", "t"), default="wilcoxon", help="the paired test (default wilcoxon)")
+    ve.add_argument("--correction", choices=("holm", "bh"), default="holm",
+                    help="multiple-comparison correction across the run: holm (default) or bh (Benjamini-Hochberg)")
+
+    rl = sub.add_parser("reliability", help="which metrics are reliable on the suite's models (MetaQuantus model "
+                                             "perturbation test): reliability.csv in the run folder, for the verdict")
+    rl.add_argument("suite", help="the suite of the run (YAML path or built-in name)")
+    rl.add_argument("--out", help="its run directory (default: runs/<suite name>)")
+    rl.add_argument("--draws", type=int, default=2, help="perturbed models per test (default 2)")
+    rl.add_argument("--samples", type=int, default=8, help="inputs evaluated (the suite's first; default 8)")
+    rl.add_argument("--minor", type=float, default=1e-3, help="std of the weight noise N(1, std) kept by predictions")
+    rl.add_argument("--disruptive", type=float, default=2.0, help="std of the weight noise that changes them")
+
     tr = sub.add_parser("train", help="train a model (regular or X-) and save a checkpoint usable in suites")
     tr.add_argument("model", help="a model name (xbench list models)")
     tr.add_argument("--data", required=True, help="a dataset name (xbench list datasets)")
@@ -202,6 +218,54 @@ def describe_entry(name: str) -> str:
     return "\n".join(out)
 
 
+def verdict_command(run_dir: str, test: str = "wilcoxon", correction: str = "holm") -> str:
+    """``xbench verdict``: rewrite a run directory's verdict files from its results (journaled as xbench's
+    own files when the folder is an xbench run); returns the terminal summary."""
+    from .results import results_path
+    from .rundir import RunDir
+    from .verdict import make_verdict
+
+    path = results_path(run_dir)
+    if not path.exists():
+        raise XBenchError(f"verdict: '{run_dir}' has no results.csv; give a run directory of xbench run")
+    import pandas as pd
+
+    if "kind" not in pd.read_csv(path, nrows=0).columns:
+        raise XBenchError(f"verdict: '{run_dir}' is a train-prior run (no per-method rows to compare); "
+                          "give a run directory of xbench run")
+    folder = RunDir(run_dir)
+    before = folder.snapshot()
+    text = make_verdict(run_dir, test=test, correction=correction)
+    if folder.is_xbench_run():  # journal the files it made, once each (a rerun fresh of the suite deletes them)
+        listed = set(folder.written())
+        folder.record([p for p, m in folder.snapshot().items() if before.get(p) != m and p.resolve() not in listed])
+    return text
+
+
+def reliability_command(suite_spec: str, out: str | None, draws: int, samples: int, minor: float,
+                        disruptive: float) -> str:
+    """``xbench reliability``: write reliability.csv into the suite's run directory and refresh its verdict."""
+    from .reliability import model_reliability
+    from .results import atomic_write_text, results_path
+    from .rundir import DEFAULT_OUT, RunDir
+    from .suite import load_suite
+
+    suite = load_suite(suite_spec)
+    run_dir = Path(out) if out else DEFAULT_OUT / suite.name
+    if not results_path(run_dir).exists():
+        raise XBenchError(f"reliability: '{run_dir}' has no results.csv; run the suite first (xbench run {suite_spec}) "
+                          "or give its run directory with --out")
+    if draws < 1 or samples < 2 or not 0 < minor < disruptive:
+        raise XBenchError(f"reliability: --draws {draws}, --samples {samples}, --minor {minor}, --disruptive "
+                          f"{disruptive}; allowed: draws >= 1, samples >= 2, 0 < minor < disruptive")
+    table = model_reliability(suite, draws=draws, samples=samples, minor=minor, disruptive=disruptive)
+    path = run_dir / "reliability.csv"
+    if path.resolve() not in set(RunDir(run_dir).written()):
+        RunDir(run_dir).record([path])
+    atomic_write_text(path, table.to_csv(index=False, float_format="%.6g"))
+    return verdict_command(str(run_dir))
+
+
 class _OneLineFormatter(logging.Formatter):
     """A note is one line, whatever names it quotes (see :func:`xbench.errors.one_line`)."""
 
@@ -283,6 +347,12 @@ def main(argv: list[str] | None = None) -> int:
                     print(make_prior_report(args.run_dir))
                     return 0
                 print(make_report(args.run_dir))
+            return 0
+        if args.command == "verdict":
+            print(verdict_command(args.run_dir, args.test, args.correction))
+            return 0
+        if args.command == "reliability":
+            print(reliability_command(args.suite, args.out, args.draws, args.samples, args.minor, args.disruptive))
             return 0
         if args.command == "train":
             import logging

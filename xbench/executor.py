@@ -25,7 +25,7 @@ from .models import create as create_model
 from .models import is_homogeneous
 from .models.user import bind_input_normalisation
 from .plan import INFO, MODEL_ONLY, Cell, CellKind, Unit, cell_settings, part_path, preview_path
-from .provenance import stable_seed
+from .provenance import recording_weights, stable_seed
 from .results import output_rows, to_json
 from .rundir import RunDir
 from .suite import MethodSpec, ModelSpec, Suite
@@ -91,14 +91,18 @@ class Executor:
         self.amp_errors: dict[str, dict[str, float]] = {}  # speed: autocast's measured errors per model/method
         self.cell_seconds: dict[str, float] = {}
         self.homogeneous: dict[str, bool] = {}
+        self.weights: dict[str, list[dict[str, str]]] = {}  # model label -> the weight files it was made from
         self.written: list[Path] = []  # files this rank wrote in this invocation (gathered by rank 0)
         self.tick: Callable[[], None] = lambda: None  # called once per finished cell (the progress bar)
 
     # ---- model and batch on the device ------------------------------------------------------------
     def load_model(self, spec: ModelSpec, data_info: dict, progress: bool = False) -> torch.nn.Module:
-        """The model on the run's device and dtype, in eval mode, parameters frozen."""
-        model = create_model(spec.name, x=spec.x, weights=spec.weights, num_classes=spec.num_classes,
-                             device=self.device, progress=progress, **spec.params).to(self.device, self.dtype)
+        """The model on the run's device and dtype, in eval mode, parameters frozen; the weight files it was
+        made from (file, source, sha256) are kept in ``self.weights[spec.label]``."""
+        with recording_weights() as files:  # trained, cached, checkpoint or model files, with their SHA-256
+            model = create_model(spec.name, x=spec.x, weights=spec.weights, num_classes=spec.num_classes,
+                                 device=self.device, progress=progress, **spec.params).to(self.device, self.dtype)
+        self.weights[spec.label] = files
         bind_input_normalisation(model, data_info)  # a user model declaring its own mean/std
         model.eval()
         for p in model.parameters():
@@ -165,7 +169,7 @@ class Executor:
         ctx = CellContext(model=model, inputs=x, target=batch.target, attributions=a.attributions,
                           method=method.name if method else MODEL_ONLY,
                           method_params=dict(method.params) if method else {}, attribute=a.recompute,
-                          baseline=a.path_start, labels=batch.y, masks=batch.masks, method_info=a.info,
+                          baseline=a.path_start, labels=batch.y, masks=batch.masks,
                           data_info=batch.data_info, references=batch.references, seed=suite.seed, batch=b)
         common = {"suite": suite.name, "model": model_spec.label, "method": me_label, "target": suite.data.target,
                   "device": str(self.device), "dtype": suite.dtype, "batch_size": suite.data.batch_size,

@@ -11,10 +11,22 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .provenance import git_commit, now, versions
+from .provenance import file_sha256, git_commit, now, versions
 from .rundir import RunDir
 
 TIMES_GLOB = "times.rank*.json"
+WEIGHTS_GLOB = "weights.rank*.json"
+
+
+def model_files(models: list[Any]) -> dict[str, dict[str, str]]:
+    """``{"models[i].path": {"path", "sha256"}}`` for every user model file a suite names (a ``file`` model's
+    archive, a ``python`` model's ``weights``): the run records what it evaluated, not only where it was."""
+    out: dict[str, dict[str, str]] = {}
+    for i, m in enumerate(models):
+        for key, value in (("path", m.params.get("path")), ("weights", m.weights if m.name == "python" else None)):
+            if isinstance(value, str) and Path(value).expanduser().is_file():
+                out[f"models[{i}].{key}"] = {"path": value, "sha256": file_sha256(value)}
+    return out
 
 
 def manifest(rd: RunDir, settings: dict[str, Any], wall: float, **fields: Any) -> dict[str, Any]:
@@ -43,3 +55,19 @@ def cell_seconds(parts: Path) -> dict[str, float]:
         for k, v in json.loads(f.read_text()).items():
             times[k] = times.get(k, 0.0) + v
     return {k: round(v, 4) for k, v in times.items()}
+
+
+def add_weight_records(into: dict[str, list[dict[str, str]]], new: dict[str, list[dict[str, str]]]) -> None:
+    """Add ``new``'s entries (model label -> files) to ``into``, each distinct entry once, in order."""
+    for label, entries in new.items():
+        known = into.setdefault(label, [])
+        known.extend(e for e in entries if e not in known)
+
+
+def weight_files(parts: Path, glob: str = WEIGHTS_GLOB) -> dict[str, list[dict[str, str]]]:
+    """Model label -> the weight files (file, source, sha256) its model was made from, over every rank's
+    ``weights.rank<r>.json`` in ``parts`` and every invocation; an empty list: no file (random init)."""
+    out: dict[str, list[dict[str, str]]] = {}
+    for f in sorted(Path(parts).glob(glob)):
+        add_weight_records(out, json.loads(f.read_text()))
+    return out

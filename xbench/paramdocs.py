@@ -1,7 +1,7 @@
 """One-line meanings of the parameters of every registered method, metric, model and dataset.
 
-The convention (issue 13): a parameter's meaning is a declared help string kept here, keyed by
-``"<entry>.<parameter>"`` where one entry uses a name in its own sense, else by the parameter
+The convention (so that a new entry is one file): a parameter's meaning is a declared help string
+kept here, keyed by ``"<entry>.<parameter>"`` where one entry uses a name in its own sense, else by the parameter
 name shared by every entry that takes it; a new entry may instead declare its own meanings beside
 its function (``register(..., docs={param: meaning})``), which adds them here.
 ``tests/test_registry.py`` checks that every registered parameter has one, so a new parameter
@@ -51,6 +51,11 @@ HELP: dict[str, str] = {
     "captum.params": "arguments of the class's attribute() (n_steps, n_samples, sliding_window_shapes, ...)",
     "captum.baselines": "the baseline Captum gets: an xbench baseline name, a number, or references (Shap classes)",
     "captum.feature_grid": "side in pixels of the square patches used as feature_mask by perturbation classes",
+    "captum.max_batch": "most model inputs per forward pass; also sets Captum's internal_batch_size, "
+                        "perturbations_per_eval and nt_samples_batch_size where params does not (recorded in the "
+                        "rows as set_by_xbench): NoiseTunnel then draws its noise batch by batch, so its maps differ "
+                        "pointwise from a default Captum call (same distribution); params: {nt_samples_batch_size: "
+                        "null} keeps Captum's default",
     "captum.interpolate": "how layer maps are resized to the input: bilinear (as Captum's visualiser) or nearest",
     "blur_ig.max_sigma": "largest Gaussian blur (pixels) where the path starts",
     "blur_ig.border": "how the blur treats the image border: zero padding (PAIR's saliency, the default) or reflect",

@@ -1,8 +1,8 @@
-"""Opt-in speed options (issue 16): autocast with a fidelity guard, channels-last, inference mode, chunks
+"""Opt-in speed options: autocast with a fidelity guard, channels-last, inference mode, chunks
 sized from free device memory, and torch.compile.
 
 Every option is off by default, set in a suite's ``speed`` section (fields and meanings in
-:data:`xbench.suite.schema.SPEED_FIELDS`) or through :class:`Speed` in the API, and recorded with every
+:data:`SPEED_FIELDS`) or through :class:`Speed` in the API, and recorded with every
 result row (``model_params["speed"]`` when any option is on).  The runner needs only:
 :func:`using` around the run, :func:`prepare_model` / :func:`prepare_inputs` once each,
 :func:`guarded` around ``attribute()`` and :func:`autocast` around metric calls.
@@ -39,7 +39,29 @@ import torch
 
 from . import batching
 from .errors import XBenchError
-from .suite.schema import SPEED_FIELDS
+from .registry import ParamSpec
+
+# Each option changes how fast, never what is computed beyond a stated tolerance; the suite's ``speed``
+# section is validated against these fields and rows record them in model_params["speed"] when any is on.
+SPEED_FIELDS: dict[str, ParamSpec] = {s.name: s for s in (
+    ParamSpec("autocast", None, choices=(None, "bfloat16", "float16"),
+              doc="run forward/backward passes under torch.autocast in this type (attributions stay float32); "
+                  "null = off; refused when the first batch's attribution error exceeds autocast_tolerance"),
+    ParamSpec("autocast_tolerance", 2.0**-3, (float,), low=1e-6, high=1.0,
+              doc="largest relative error ||A_amp - A_fp32|| / ||A_fp32|| accepted on the first batch of each "
+                  "(model, method); default 2^-3 = 32 bf16 roundoffs (pointwise: ReLU/max-pool routing flips)"),
+    ParamSpec("autocast_sum_tolerance", 2.0**-5, (float,), low=1e-6, high=1.0,
+              doc="largest relative error of the per-sample attribution totals (what completeness reads) on that "
+                  "batch; default 2^-5, under half the smallest non-exact completeness gap reported (0.067)"),
+    ParamSpec("channels_last", False, (bool,), doc="channels-last memory format for convolutional models and "
+              "their image inputs (same numbers up to float reordering)"),
+    ParamSpec("inference_mode", False, (bool,), doc="forward-only passes (deletion/insertion, accuracy) under "
+              "torch.inference_mode instead of no_grad (same numbers)"),
+    ParamSpec("memory_chunks", False, (bool,), doc="on CUDA, size chunks from free device memory (measured on "
+              "the first chunk) instead of the fixed max_batch; OOM halving stays the backstop; no effect on CPU"),
+    ParamSpec("compile", False, (bool,), doc="torch.compile the model in place (slow first batch; hooked methods "
+              "such as grad_cam may recompile)"),
+)}
 
 AUTOCAST_TOLERANCE: float = SPEED_FIELDS["autocast_tolerance"].default
 """Default largest accepted relative attribution error under autocast (see the module docstring)."""
@@ -53,7 +75,7 @@ class PrecisionError(XBenchError):
 
 @dataclass(frozen=True)
 class Speed:
-    """The speed options of a run; field meanings in :data:`xbench.suite.schema.SPEED_FIELDS`."""
+    """The speed options of a run; field meanings in :data:`SPEED_FIELDS`."""
 
     autocast: str | None = SPEED_FIELDS["autocast"].default
     autocast_tolerance: float = AUTOCAST_TOLERANCE

@@ -10,8 +10,10 @@ only: no memory, no compute, no weights copied):
   torchvision weights are in the local cache or downloadable;
 * one dry forward pass of one input through each model (a model that does not fit the data is
   named by field), and the model's outputs cover the data's classes;
-* each method fits the models it runs on (x_gradient: homogeneous; grad_cam: a Conv2d on images);
-  each metric fits the data (localisation: masks; steps, ns, patch sizes <= pixels);
+* what each method and metric declares at registration holds: the data's kind is among its ``inputs``,
+  what it ``consumes`` (masks) the data has, its data-bounded counts (steps, ns, windows) fit one input,
+  a method that hooks modules runs on a hookable model, a homogeneous one on a homogeneous model, and
+  the entry's own ``fits(model, data_info, params)`` check passes (Grad-CAM's layer fires);
 * a memory estimate of the largest buffers before anything is allocated.
 
 It fills in what planning needs: which models each method runs on (``MethodSpec.models``), the
@@ -22,7 +24,6 @@ Every problem is one line; they are raised together as a :class:`~xbench.errors.
 from __future__ import annotations
 
 import contextlib
-import inspect
 import logging
 import os
 import warnings
@@ -32,18 +33,12 @@ from typing import Any
 import torch
 
 from .errors import SuiteError, XBenchError
+from .registry import data_kind
 from .suite.schema import ModelSpec, Suite
 
 log = logging.getLogger(__name__)
 
-CHECKPOINT_SUFFIXES = (".pt", ".pth", ".tar", ".ckpt", ".bin")
-IMAGE_ONLY = ("grad_cam", "blur_ig", "occlusion")  # methods whose definition needs [C, H, W] inputs
 MEMORY_SHARE = 0.5  # refuse a run whose estimated buffers exceed this share of the device's memory
-
-
-def is_checkpoint_path(weights: str) -> bool:
-    """True when ``weights`` names a file rather than weights the factory knows by name."""
-    return "/" in weights or "\\" in weights or weights.startswith("~") or weights.endswith(CHECKPOINT_SUFFIXES)
 
 
 def preflight(suite: Suite) -> None:
@@ -58,8 +53,9 @@ def preflight(suite: Suite) -> None:
     built = {m.label: _check_model(i, m, suite, x0, info, problems) for i, m in enumerate(suite.models)}
     if problems:
         raise SuiteError(problems)
-    _check_methods(suite, built, x0, problems)
-    _check_metrics(suite, x0, has_masks, problems)
+    facts = data_facts(x0, info, has_masks)
+    _check_methods(suite, built, facts, problems)
+    _check_metrics(suite, facts, built, problems)
     _check_memory(suite, x0, built, problems)
     if problems:
         raise SuiteError(problems)
@@ -121,8 +117,10 @@ def _check_data(suite: Suite, problems: list[str]) -> tuple[torch.Tensor | None,
 
 def _uses_references(suite: Suite) -> bool:
     from .methods import METHODS
+    from .metrics import METRICS
 
-    return any("references" in inspect.signature(METHODS.get(me.name).fn).parameters for me in suite.methods)
+    return (any("references" in METHODS.get(me.name).meta["needs"] for me in suite.methods)
+            or any("references" in METRICS.get(mt.name).meta["consumes"] for mt in suite.metrics))
 
 
 # ---- models ---------------------------------------------------------------------------------------
@@ -130,6 +128,7 @@ def _check_model(i: int, m: ModelSpec, suite: Suite, x0: torch.Tensor, info: dic
                  problems: list[str]) -> torch.nn.Module | None:
     """Build model ``i`` on the meta device (loading a checkpoint checks it fits) and run one input through."""
     from .models import MODELS, create
+    from .models.checkpoints import is_checkpoint_path
 
     where = f"models[{i}]"
     entry = MODELS.get(m.name)
@@ -174,6 +173,8 @@ def _check_model(i: int, m: ModelSpec, suite: Suite, x0: torch.Tensor, info: dic
         problems.append(f"{where}: '{m.name}' returns {tuple(getattr(out, 'shape', ()))} for one input; "
                         "a classifier returns [N, classes]")
         return None
+    if not on_meta and not _batch_fits(where, model, x0.to(dtype), suite, problems):
+        return None
     k, classes = int(out.shape[1]), info.get("num_classes")
     if isinstance(classes, int) and k < classes:
         problems.append(f"{where}.num_classes: the model has {k} outputs but {suite.data.name} has {classes} "
@@ -181,6 +182,32 @@ def _check_model(i: int, m: ModelSpec, suite: Suite, x0: torch.Tensor, info: dic
     if m.num_classes is None:
         m.num_classes = k
     return model
+
+
+def _batch_fits(where: str, model: torch.nn.Module, x0: torch.Tensor, suite: Suite, problems: list[str]) -> bool:
+    """A real (not meta) model also runs on the run's batch sizes: a program exported or traced with a fixed
+    batch size passes the one-input forward and would fail on the first real batch."""
+    bs = min(suite.data.batch_size, suite.data.n_samples)
+    sizes = sorted({2, bs, suite.data.n_samples % bs or bs} - {1})
+    for n in sizes:
+        try:
+            with torch.no_grad():
+                out = model(x0[None].expand(n, *x0.shape).contiguous())
+            if isinstance(out, torch.Tensor) and out.shape[0] == n:
+                continue
+            got = tuple(getattr(out, "shape", ()))
+            why = f"returns {got} for a batch of {n} inputs"
+        except Exception as err:  # noqa: BLE001 - a guard of a static-shape export, a reshape fixed to N=1
+            why = f"fails on a batch of {n} inputs: {_first_line(err)}"
+        problems.append(f"{where}: '{_model_name(where, suite)}' {why}; the run feeds batches of up to {bs}. "
+                        "Export with a dynamic batch dimension: torch.export.export(model, (x,), dynamic_shapes="
+                        "({0: torch.export.Dim('batch')},)), or trace/script without a fixed batch size")
+        return False
+    return True
+
+
+def _model_name(where: str, suite: Suite) -> str:
+    return suite.models[int(where.split("[")[1].split("]")[0])].name
 
 
 def _check_checkpoint_file(i: int, w: str, problems: list[str]) -> bool:
@@ -242,51 +269,76 @@ def _settings(m: ModelSpec) -> str:
 
 
 # ---- methods and metrics --------------------------------------------------------------------------
-def _misfit(method: Any, model: torch.nn.Module, x0: torch.Tensor) -> str | None:
-    """Why ``method`` cannot run on ``model`` with inputs like ``x0`` (None when it can)."""
+def data_facts(x0: torch.Tensor, info: dict, has_masks: bool) -> dict[str, Any]:
+    """What the entries' declarations are checked against: the dataset's info with its ``kind`` (image or
+    tabular), the shape of one input, whether it has masks, and the bounds of data-bounded counts."""
+    shape = tuple(int(v) for v in x0.shape)
+    kind = info.get("kind") or data_kind(shape)
+    units = int(shape[-2] * shape[-1]) if kind == "image" else int(x0.numel())
+    side = int(min(shape[-2:])) if kind == "image" else units
+    return {**info, "kind": kind, "input_shape": shape, "has_masks": has_masks,
+            "bounds": {"units": (units, "pixels of one input" if kind == "image" else "features of one input"),
+                       "side": (side, "pixels of the image side" if kind == "image" else "features of one input")}}
+
+
+def _misfit_data(entry: Any, params: dict[str, Any], facts: dict[str, Any], where: str,
+                 problems: list[str]) -> str | None:
+    """What an entry's declarations say against the data: its input kinds (returned as the reason it does not
+    fit) and its data-bounded counts (appended to ``problems`` naming ``where.param``)."""
+    kinds = entry.meta["inputs"]
+    if facts["kind"] not in kinds:
+        return (f"works on {' or '.join(kinds)} inputs and the data is {facts['kind']} "
+                f"(one input is {'x'.join(map(str, facts['input_shape']))})")
+    for name, spec in entry.params.items():
+        if spec.bounded_by is None:
+            continue
+        limit, what = facts["bounds"][spec.bounded_by]
+        value = params.get(name)
+        for v in (value if isinstance(value, (list, tuple)) else (value,)):
+            _at_most(v, limit, f"{where}.{name}", what, problems)
+    return None
+
+
+def _misfit(method: Any, model: torch.nn.Module, facts: dict[str, Any]) -> str | None:
+    """Why ``method`` cannot run on ``model`` (None when it can), from what the method declares."""
     from .methods import METHODS
+    from .methods.base import declared
     from .models import non_homogeneous_layers
+    from .models.user import unhookable
 
-    if method.name in IMAGE_ONLY and x0.dim() != 3:
-        return f"needs image inputs [C, H, W], the data's are {tuple(x0.shape)}"
-    if method.name == "grad_cam":
-        from .methods.captum_methods import find_layer
-
-        try:
-            find_layer(model, method.params.get("layer"), "layer")
-        except XBenchError as err:
-            return str(err).removeprefix("layer: ")
-    hooks = METHODS.get(method.name).meta.get("needs_hooks", False)
-    if callable(hooks):
-        hooks = hooks(method.params)
-    if hooks and isinstance(model, torch.jit.ScriptModule):
-        return "hooks modules (forward/backward hooks), which TorchScript models do not support; export the model " \
-               "with torch.export, or use a class without hooks"
-    if method.name == "captum" and method.params.get("layer") is not None:
-        from .methods.captum_methods import find_layer
-
-        try:
-            find_layer(model, method.params["layer"], "layer")
-        except XBenchError as err:
-            return str(err).removeprefix("layer: ")
-    if METHODS.get(method.name).meta.get("requires_homogeneous") and method.params.get("check", True):
+    entry = METHODS.get(method.name)
+    if declared(method.name, "needs_hooks", method.params):
+        why = unhookable(model)
+        if why is not None:
+            return (f"hooks the model's modules and {why}; use the eager nn.Module (a python: factory or a "
+                    "checkpoint), or a method without hooks")
+    if entry.meta.get("requires_homogeneous") and method.params.get("check", True):
         bad = non_homogeneous_layers(model)
         if bad:
             return (f"needs a homogeneous model but it has layer '{bad[0][0]}' ({bad[0][1]}); "
                     "use its X-variant (x: true)")
-    return None
+    fits = entry.meta.get("fits")
+    return fits(model, facts, dict(method.params)) if fits is not None else None
 
 
-def _check_methods(suite: Suite, built: dict[str, torch.nn.Module | None], x0: torch.Tensor,
+def _check_methods(suite: Suite, built: dict[str, torch.nn.Module | None], facts: dict[str, Any],
                    problems: list[str]) -> None:
-    """Decide the models each method runs on: explicit misfits are errors, implicit ones are skipped."""
+    """Decide the models each method runs on: explicit misfits are errors, implicit ones are skipped.
+
+    A method whose declared inputs exclude the data's kind fits no model: refused in one line."""
+    from .methods import METHODS
+
     for j, me in enumerate(suite.methods):
+        why = _misfit_data(METHODS.get(me.name), me.params, facts, f"methods[{j}]", problems)
+        if why is not None:
+            problems.append(f"methods[{j}]: '{me.name}' {why}; drop it or use {facts['kind']}-capable methods")
+            continue
         pinned = me.models is not None
         fits = []
         for m in suite.models:
             if pinned and m.label not in me.models:
                 continue
-            why = _misfit(me, built[m.label], x0)
+            why = _misfit(me, built[m.label], facts)
             if why is None:
                 fits.append(m.label)
             elif pinned:
@@ -294,7 +346,7 @@ def _check_methods(suite: Suite, built: dict[str, torch.nn.Module | None], x0: t
             else:
                 suite.skipped.append(f"{me.label} on {m.label}: {why}")
         if not fits and not pinned:
-            first = _misfit(me, built[suite.models[0].label], x0)
+            first = _misfit(me, built[suite.models[0].label], facts)
             hint = (f"; add an X-variant, e.g. {{name: {suite.models[0].name}, x: true}}"
                     if "homogeneous" in (first or "") else "")
             problems.append(f"methods[{j}]: '{me.name}' fits none of the suite's models ({first}){hint}")
@@ -302,33 +354,28 @@ def _check_methods(suite: Suite, built: dict[str, torch.nn.Module | None], x0: t
             me.models = fits
 
 
-def _check_metrics(suite: Suite, x0: torch.Tensor, has_masks: bool, problems: list[str]) -> None:
-    """What depends on the data: masks, and counts of pixels (``accuracy`` clips its top-k to the classes itself)."""
+def _check_metrics(suite: Suite, facts: dict[str, Any], built: dict[str, torch.nn.Module | None],
+                   problems: list[str]) -> None:
+    """What each metric declares against the data: its input kinds, what it consumes (masks), its
+    data-bounded counts and its own ``fits`` check (on the first model)."""
     from .metrics import METRICS
 
-    n_pix = int(x0.shape[-2] * x0.shape[-1]) if x0.dim() == 3 else int(x0.numel())
-    side = int(min(x0.shape[-2:])) if x0.dim() == 3 else int(x0.numel())
+    model = next((m for m in built.values() if m is not None), None)
     for k, mt in enumerate(suite.metrics):
         entry = METRICS.get(mt.name)
         where = f"metrics[{k}]"
-        # what a metric consumes is declared in its registration ("needs"), or said in its description
-        if ("masks" in str(entry.meta.get("needs", "")) or "needs masks" in entry.description) and not has_masks:
-            problems.append(f"{where}: '{mt.name}' needs ground-truth masks and {suite.data.name} has none; "
-                            "use a dataset with masks (synthetic) or drop it")
+        why = _misfit_data(entry, mt.params, facts, where, problems)
+        if why is None and "masks" in entry.meta["consumes"] and not facts["has_masks"]:
+            why = (f"consumes ground-truth masks and {suite.data.name} has none; use a dataset with masks "
+                   "(synthetic) or drop it")
         datasets = entry.meta.get("datasets")  # a metric that works on named data only (e.g. retrains on it)
-        if datasets and suite.data.name not in datasets:
-            problems.append(f"{where}: '{mt.name}' cannot run on data {suite.data.name!r}; allowed: "
-                            f"{', '.join(datasets)}")
-        if entry.meta.get("inputs") == "image" and x0.dim() != 3:  # declared at register(..., inputs=...)
-            problems.append(f"{where}: '{mt.name}' needs image inputs [C, H, W], the data's are {tuple(x0.shape)}")
-            continue
-        _at_most(mt.params.get("steps"), n_pix, f"{where}.steps", "pixels of one input", problems)
-        for v in mt.params.get("ns") or ():
-            _at_most(v, n_pix, f"{where}.ns", "pixels of one input", problems)
-        _at_most(mt.params.get("patch_size"), side, f"{where}.patch_size", "pixels of the image side", problems)
-    for j, me in enumerate(suite.methods):
-        for key in ("window", "stride"):
-            _at_most(me.params.get(key), side, f"methods[{j}].{key}", "pixels of the image side", problems)
+        if why is None and datasets and suite.data.name not in datasets:
+            why = f"cannot run on data {suite.data.name!r}; allowed: {', '.join(datasets)}"
+        fits = entry.meta.get("fits")
+        if why is None and fits is not None:
+            why = fits(model, facts, dict(mt.params))
+        if why is not None:
+            problems.append(f"{where}: '{mt.name}': {why}")
 
 
 def _at_most(value: Any, limit: int, field: str, what: str, problems: list[str]) -> None:
@@ -337,9 +384,6 @@ def _at_most(value: Any, limit: int, field: str, what: str, problems: list[str])
 
 
 # ---- memory ---------------------------------------------------------------------------------------
-COUNT_PARAMS = ("steps", "n_samples", "n_subsets", "n_steps", "k", "n_patches")
-
-
 def memory_budget(device: str) -> int:
     """Bytes of memory on ``device`` (the GPU's total, ``auto`` resolved as the run does, or the machine's RAM)."""
     if device == "auto" and torch.cuda.is_available():
@@ -369,11 +413,14 @@ def estimate_bytes(suite: Suite, x0: torch.Tensor, built: dict[str, torch.nn.Mod
         model = built.get(m.label)
         if model is not None:
             out[f"models[{i}]"] = sum(p.numel() for p in model.parameters()) * esize
-    for kind, specs in (("methods", suite.methods), ("metrics", suite.metrics)):
+    from .methods import METHODS
+    from .metrics import METRICS
+
+    for kind, specs, reg in (("methods", suite.methods, METHODS), ("metrics", suite.metrics, METRICS)):
         for j, s in enumerate(specs):
-            for key in COUNT_PARAMS:
+            for key, spec in reg.get(s.name).params.items():
                 v = s.params.get(key)
-                if isinstance(v, int) and not isinstance(v, bool):
+                if spec.per_sample and isinstance(v, int) and not isinstance(v, bool):
                     out[f"{kind}[{j}].{key}"] = bs * (v + 1) * 8
     return out
 
@@ -432,15 +479,16 @@ def _bytes_per_model_input(suite: Suite, x0: torch.Tensor, built: dict) -> int:
 def _method_bytes(spec, j: int, suite: Suite, per_input: int) -> tuple[str, int]:
     """(the field that sizes it, bytes): the model inputs method ``j`` holds at once times ``per_input``.
 
-    A method expands each image into the count its ``passes`` declaration names (``n_samples``, ``n_steps``,
-    ``k``); ``max_batch`` chunks them, except that a Captum-backed method (chunked by whole images: Captum
-    expands one image's noise samples in one call) holds at least one image's whole expansion."""
+    A method expands each image into the count of its per-sample parameter (:attr:`ParamSpec.per_sample`:
+    ``n_samples``, ``n_steps``, ``k``); ``max_batch`` chunks them, except that a Captum-backed method (chunked
+    by whole images: Captum expands one image's noise samples in one call) holds at least one image's whole
+    expansion."""
     from .batching import DEFAULT_MAX_BATCH
     from .methods import METHODS
 
     entry = METHODS.get(spec.name)
-    passes = entry.meta.get("passes")
-    key = next((k for k in COUNT_PARAMS if isinstance(passes, str) and passes.split()[0] == k), None)
+    key = next((k for k, p in entry.params.items() if p.per_sample and isinstance(spec.params.get(k), int)),
+               None)
     count = spec.params.get(key) if key else None
     expansion = count if isinstance(count, int) and not isinstance(count, bool) and count > 0 else 1
     cap = spec.params.get("max_batch")

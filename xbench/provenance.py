@@ -10,6 +10,9 @@ import hashlib
 import os
 import platform
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -56,3 +59,45 @@ def device_name(device: torch.device) -> str:
 def now() -> str:
     """The current UTC time, ISO 8601 to the second."""
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def file_sha256(path: str | Path) -> str:
+    """The SHA-256 of the file's bytes (64 hex digits), read in 1 MiB blocks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def files_sha256(paths: list[str | Path]) -> dict[str, str]:
+    """``{path as given: SHA-256}`` of each file (see :func:`file_sha256`)."""
+    return {str(p): file_sha256(p) for p in paths}
+
+
+_WEIGHTS: ContextVar[list[dict[str, str]] | None] = ContextVar("xbench_weight_files", default=None)
+
+
+def record_weights(path: str | Path, source: str, name: str | None = None) -> None:
+    """Note that a model's weights came from the file ``path`` (hashed now), inside :func:`recording_weights`.
+
+    ``source``: how (``trained`` and cached by this call, ``cache``, ``checkpoint``, ``torch hub``,
+    ``model file``); ``name``: the file as the record shows it (default ``path`` as given; a cache file is
+    shown by its name, its folder differs per machine).  Outside a recording it does nothing.
+    """
+    log = _WEIGHTS.get()
+    if log is not None:
+        entry = {"file": name or str(path), "source": source, "sha256": file_sha256(path)}
+        if entry not in log:
+            log.append(entry)
+
+
+@contextmanager
+def recording_weights() -> Iterator[list[dict[str, str]]]:
+    """Collects the :func:`record_weights` calls made inside into the list it yields (file, source, sha256)."""
+    log: list[dict[str, str]] = []
+    token = _WEIGHTS.set(log)
+    try:
+        yield log
+    finally:
+        _WEIGHTS.reset(token)

@@ -46,6 +46,59 @@ IMPLIED_BOUNDS: dict[str, tuple[float | None, float | None]] = {
     "fractions": (0.0, 1.0), "scales": (0.0, 1_000.0), "ns": (1, 10_000_000), "hidden": (1, 65_536),
 }
 
+PER_SAMPLE = ("steps", "n_samples", "n_subsets", "n_steps", "k", "n_patches")
+"""Counts that multiply the work and the buffers of every sample (model passes, noise draws, curve points):
+a registered parameter of one of these names is :attr:`ParamSpec.per_sample` unless its registration says
+otherwise (``per_sample=(...)``), and preflight's memory estimate reads the flag."""
+
+INPUT_KINDS = ("image", "tabular")
+"""The kinds of data an entry can declare it works on (``inputs=`` at ``register(...)``): ``image`` inputs
+[C, H, W], ``tabular`` inputs [F]; ``"any"`` stands for both."""
+
+DATA_BOUNDS = ("units", "side")
+"""What a count can be bounded by in the data (``data_bounds={param: ...}`` at ``register(...)``): ``units``
+the pixels of one image (H x W) or the features of one tabular input; ``side`` the shorter image side (the
+features of a tabular input)."""
+
+
+def input_kinds(value: Any, where: str) -> tuple[str, ...]:
+    """``inputs`` as declared (``"image"``, ``"tabular"``, ``"any"`` or a tuple of kinds) -> a tuple of kinds.
+
+    Raises ValueError naming ``where`` for anything else (a registration mistake, found at import)."""
+    if value == "any":
+        return INPUT_KINDS
+    kinds = (value,) if isinstance(value, str) else tuple(value) if isinstance(value, (tuple, list)) else ()
+    if not kinds or any(k not in INPUT_KINDS for k in kinds):
+        raise ValueError(f"{where}: inputs={value!r}; give 'image', 'tabular', 'any' or a tuple of "
+                         f"{', '.join(repr(k) for k in INPUT_KINDS)}")
+    return tuple(dict.fromkeys(kinds))
+
+
+def declare_fit(kind: str, name: str, fn: Callable, meta: dict[str, Any]) -> dict[str, Any]:
+    """Check the part of a method's or metric's contract that says which data and models it fits.
+
+    ``inputs`` (:func:`input_kinds`) is required of every built-in entry (a function defined in
+    ``xbench``); a plugin entry that omits it is taken to work on images only, the kind every built-in
+    supports, so that on tabular data it is refused before any work rather than crashing mid-run (a plugin
+    declares ``inputs="any"`` to run there).  ``fits(model, data_info, params) -> str | None`` is an optional
+    check of what a declaration cannot say (a layer that must exist, hooks a compiled model lacks), run by
+    preflight on the dry-forward model; it returns why the entry does not fit, or None.
+    """
+    where = f"{kind} '{name}'"
+    if "inputs" not in meta and str(getattr(fn, "__module__", "")).startswith("xbench."):
+        raise ValueError(f"{where} must declare inputs= ('image', 'tabular' or 'any') at register(...)")
+    meta["inputs"] = input_kinds(meta.get("inputs", "image"), where)
+    fits = meta.get("fits")
+    if fits is not None and not callable(fits):
+        raise ValueError(f"{where}: fits must be a function (model, data_info, params) -> str | None")
+    return meta
+
+
+def data_kind(input_shape: Any) -> str:
+    """The kind of data whose one input has ``input_shape``: ``image`` for (C, H, W), ``tabular`` for (F,)."""
+    n = len(tuple(input_shape))
+    return "image" if n == 3 else "tabular" if n == 1 else f"{n}-d"
+
 
 @dataclass
 class ParamSpec:
@@ -68,6 +121,8 @@ class ParamSpec:
     items: tuple[type, ...] | None = None
     pattern: str | None = None
     pattern_help: str = ""
+    per_sample: bool = False  # a count that multiplies every sample's work and buffers (see PER_SAMPLE)
+    bounded_by: str | None = None  # at most the data's ``units`` or image ``side`` (see DATA_BOUNDS)
 
     @property
     def required(self) -> bool:
@@ -204,10 +259,13 @@ def _items_of(annotation: Any) -> tuple[type, ...] | None:
 
 
 def params_of(fn: Callable, skip: int, bounds: dict[str, tuple[float | None, float | None]] | None = None,
-              hidden: tuple[str, ...] = ()) -> dict[str, ParamSpec]:
+              hidden: tuple[str, ...] = (), per_sample: tuple[str, ...] | None = None,
+              data_bounds: dict[str, str] | None = None) -> dict[str, ParamSpec]:
     """Read the keyword parameters of ``fn`` after its first ``skip`` positional ones into ParamSpecs.
 
-    Numeric parameters without a declared bound take the stated maximum in :data:`IMPLIED_BOUNDS`.
+    Numeric parameters without a declared bound take the stated maximum in :data:`IMPLIED_BOUNDS`;
+    ``per_sample`` names the per-sample counts (default: the numeric ones named in :data:`PER_SAMPLE`);
+    ``data_bounds`` maps a count to what in the data bounds it (:data:`DATA_BOUNDS`).
     """
     sig = inspect.signature(fn)
     try:
@@ -226,7 +284,10 @@ def params_of(fn: Callable, skip: int, bounds: dict[str, tuple[float | None, flo
             imp_lo, imp_hi = IMPLIED_BOUNDS.get(name, (None, None))
             lo = imp_lo if lo is None else lo
             hi = imp_hi if hi is None else hi
-        specs[name] = ParamSpec(name, p.default, types, choices, lo, hi, items=items)
+        numeric = int in types or float in types or bool(items and (int in items or float in items))
+        counted = (name in PER_SAMPLE and numeric) if per_sample is None else name in per_sample
+        specs[name] = ParamSpec(name, p.default, types, choices, lo, hi, items=items, per_sample=counted,
+                                bounded_by=(data_bounds or {}).get(name))
     return specs
 
 
@@ -293,6 +354,7 @@ class Registry:
     def register(self, name: str, *, description: str, params_from: Callable | None = None,
                  bounds: dict[str, tuple[float | None, float | None]] | None = None,
                  hidden: tuple[str, ...] = (), skip: int | None = None, docs: dict[str, str] | None = None,
+                 per_sample: tuple[str, ...] | None = None, data_bounds: dict[str, str] | None = None,
                  **meta: Any) -> Callable:
         """Decorator: register ``fn`` under ``name``.
 
@@ -300,6 +362,7 @@ class Registry:
         registered adapter wraps); ``hidden`` names keyword arguments the harness fills in itself;
         ``docs`` gives one-line meanings of parameters beside the function (``{param: meaning}``, kept
         in :data:`xbench.paramdocs.HELP` as ``"<name>.<param>"``), so a new entry is one file.
+        ``per_sample`` / ``data_bounds``: see :func:`params_of` (what preflight checks against the data).
         """
 
         def deco(fn: Callable) -> Callable:
@@ -307,7 +370,13 @@ class Registry:
                 raise ValueError(f"{self.kind} '{name}' is registered twice")
             src = params_from or fn
             n_skip = self._skip if skip is None else skip
-            specs = params_of(src, n_skip, bounds, tuple(hidden) + self._hidden)
+            bad = {k: v for k, v in (data_bounds or {}).items() if v not in DATA_BOUNDS}
+            if bad:
+                raise ValueError(f"{self.kind} '{name}': data_bounds {bad}; each is one of {', '.join(DATA_BOUNDS)}")
+            specs = params_of(src, n_skip, bounds, tuple(hidden) + self._hidden, per_sample, data_bounds)
+            unknown = sorted((set(data_bounds or {}) | set(per_sample or ())) - set(specs))
+            if unknown:
+                raise ValueError(f"{self.kind} '{name}': per_sample/data_bounds name {unknown}, not its parameters")
             declared = self._contract(name, fn, specs, dict(meta)) if self._contract else dict(meta)
             if docs:
                 from .paramdocs import HELP

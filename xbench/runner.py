@@ -23,8 +23,9 @@ import torch
 
 from . import allocator, batching, precision
 from .distributed import barrier, dist_info, gather_files, process_group, resolve_device
+from .errors import XBenchError
 from .executor import Executor
-from .manifest import cell_seconds, write_manifest
+from .manifest import add_weight_records, cell_seconds, model_files, weight_files, write_manifest
 from .plan import (
     INFO,
     MODEL_ONLY,
@@ -58,7 +59,7 @@ class Run:
         self.rank, self.world, self.local_rank = dist_info()
         self.device = resolve_device(suite.device, self.local_rank)
         self.allocator = allocator.tune_for(self.device)  # CPU: keep freed activation blocks (no page faults)
-        self.speed = precision.Speed.from_dict(suite.speed)  # speed: issue 16's options
+        self.speed = precision.Speed.from_dict(suite.speed)  # the opt-in speed options (xbench.precision)
         self.executor = Executor(suite, self.dir, self.device, self.speed)
         self.bar = None
         self.n_evaluated = min(suite.data.n_samples, 10**12)  # set from the data by execute()
@@ -91,6 +92,7 @@ class Run:
                         continue
                     bar.set_description(f"{self.suite.name} | loading {model_spec.label}")
                     model = self.executor.load_model(model_spec, ds.info, self.progress)
+                    self.save_weight_records()
                     if refs is None and any(me != MODEL_ONLY for (_, me) in missing):
                         refs = references(self.suite, self.device, self.executor.dtype)
                     for b, data in batches(self.suite, ds, idx, sorted({bb for (bb, _) in missing})):
@@ -104,6 +106,24 @@ class Run:
         finally:
             bar.close()  # before any error is printed: an error never shares the bar's line
             self.bar = None
+
+    def save_weight_records(self) -> None:
+        """Write the weight files of the models loaded so far to ``parts/weights.rank<r>.json`` (kept over
+        invocations: a resumed run that loads no model still reports the files its rows came from)."""
+        path = self.out / "parts" / f"weights.rank{self.rank}.json"
+        records = weight_files(path.parent, path.name)
+        for label, entries in self.executor.weights.items():
+            before = {e["file"]: e["sha256"] for e in records.get(label, [])}
+            changed = [e for e in entries if before.get(e["file"], e["sha256"]) != e["sha256"]]
+            if changed:  # finished parts were computed with other weights: mixing them is a silent wrong answer
+                e = changed[0]
+                raise XBenchError(f"models ({label}): the weights file '{e['file']}' changed since this run folder "
+                                  f"was started (SHA-256 {before[e['file']][:12]}... now {e['sha256'][:12]}...); its "
+                                  "finished parts used the old weights: start over in a new or emptied --out folder")
+        add_weight_records(records, self.executor.weights)
+        self.dir.write_json(path, records)
+        if path not in self.executor.written:
+            self.executor.written.append(path)
 
     _last_tick = 0.0
 
@@ -162,8 +182,10 @@ def run_suite(suite: Suite, out_dir: str | Path | None = None, *, resume: bool =
                        device=str(run.device), device_name=device_name(run.device), world_size=run.world,
                        command=" ".join(sys.argv), resumed=resume or run.dir.stamp.get("invocations", 1) > 1,
                        cell_seconds_this_invocation=cell_seconds(out / "parts"), skipped_pairs=suite.skipped,
-                       rows=len(df), plugins=plugins_loaded(), speed=run.speed.recorded(),
-                       autocast_errors=run.executor.amp_errors, cpu_allocator=run.allocator)  # speed
+                       rows=len(df), plugins=plugins_loaded(), model_files=model_files(suite.models),
+                       speed=run.speed.recorded(),
+                       autocast_errors=run.executor.amp_errors, cpu_allocator=run.allocator,  # speed
+                       weights=weight_files(out / "parts"))
         if report:
             from .report import make_report
 

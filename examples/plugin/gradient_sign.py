@@ -14,7 +14,7 @@ from xbench.methods.base import input_gradient
 
 
 @register("gradient_x_sign", description="Gradient times the sign of the input (example plugin)",
-          paper="example", passes=1, bounds={"scale": (0.0, None)})
+          inputs="any", completeness=False, bounds={"scale": (0.0, None)})
 def gradient_x_sign(model, inputs: torch.Tensor, target: torch.Tensor, *, scale: float = 1.0) -> torch.Tensor:
     """dF_t/dx * sign(x) * scale: one forward and one backward pass; logit units per input unit."""
     grad, _ = input_gradient(model, inputs, target)

@@ -71,7 +71,8 @@ NO_REFERENCE = {
     "random": "the floor: seeded uniform noise, no reference",
     "expected_gradients": "no package implements it; unbiasedness (completeness in expectation) in tests/methods",
     "idg": "the authors' code is not a package; converges to the dense IDG integral (tests/methods)",
-    "abpc": "paper B's definition, hand-computed cases in tests/metrics/test_hand_computed.py",
+    "abpc": "paper B's definition, hand-computed cases in tests/metrics/test_hand_computed.py; k = round(t HW) "
+            "pixels as the Split IG notebook (half to even), tested there",
     "sensitivity_axiom": "Sundararajan et al.'s axiom, hand-computed cases in tests/metrics",
     "sensitivity_n": "Ancona et al.'s definition, hand-computed cases in tests/metrics",
     "timing": "wall-clock time, no reference",
@@ -417,7 +418,7 @@ def _pair_gradients(net: nn.Module, target: int) -> Callable:
     from saliency.core.base import INPUT_OUTPUT_GRADIENTS
 
     def call(x_batch, call_model_args=None, expected_keys=None):
-        x_t = torch.as_tensor(np.asarray(x_batch)).permute(0, 3, 1, 2).to(torch.float64)
+        x_t = torch.as_tensor(np.asarray(x_batch)).permute(0, 3, 1, 2).to(torch.float64).contiguous()
         grad, _ = xbench.methods.base.input_gradient(net, x_t, torch.full((len(x_t),), target))
         return {INPUT_OUTPUT_GRADIENTS: grad.permute(0, 2, 3, 1).numpy()}
 
@@ -467,14 +468,12 @@ def _blur_ig() -> Result:
 # ------------------------------------------------------------------------------------------------ pytorch-grad-cam
 
 
-@check("grad_cam", "grad_cam")
-def _grad_cam() -> Result:
+def grad_cam_raw(net: nn.Module, layer_name: str, x: torch.Tensor, t: torch.Tensor) -> np.ndarray:
+    """pytorch-grad-cam's GradCAM map [N, H', W'] at ``layer_name``, before its min-max scaling and resizing."""
     from pytorch_grad_cam import GradCAM
     from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 
-    net, (x, t) = cnn(pool=False), inputs()  # full-resolution feature map: no upsampling on either side
-    ours, info = xbench.attribute(net, x, t, "grad_cam", return_info=True)
-    layer = net.get_submodule(info["params"]["layer"])
+    layer = net.get_submodule(layer_name)
     cam = GradCAM(model=net, target_layers=[layer])
     try:
         out = cam.activations_and_grads(x)
@@ -483,9 +482,16 @@ def _grad_cam() -> Result:
         sum(tg(o) for tg, o in zip(targets, out)).backward()
         acts = cam.activations_and_grads.activations[0].numpy()
         grads = cam.activations_and_grads.gradients[0].numpy()
-        raw = cam.get_cam_image(x, layer, targets, acts, grads, False)  # before the min-max scaling
+        return cam.get_cam_image(x, layer, targets, acts, grads, False)
     finally:
         cam.activations_and_grads.release()
+
+
+@check("grad_cam", "grad_cam")
+def _grad_cam() -> Result:
+    net, (x, t) = cnn(pool=False), inputs()  # full-resolution feature map: no upsampling on either side
+    ours, info = xbench.attribute(net, x, t, "grad_cam", return_info=True)
+    raw = grad_cam_raw(net, info["params"]["layer"], x, t)
     theirs = np.maximum(raw, 0)[:, None].repeat(3, 1)
     return result(f"grad_cam (default layer '{info['params']['layer']}')",
                   "pytorch-grad-cam GradCAM, before its min-max normalisation", ours, theirs, F32, F32_WHY,
@@ -890,5 +896,6 @@ def _quantus_random_logit_spearman() -> Result:
                   np.asarray(theirs), 1e-6, "ranks of the same float32 values (see mprt): 1e-6")
 
 
-# the faithfulness metrics' checks register themselves into CHECKS (kept in their own module)
-from tests.conformance import checks_faithfulness  # noqa: E402,F401
+# the faithfulness metrics' checks register themselves into CHECKS (kept in their own module), and so do the
+# real-network cases (EfficientNet-Lite0 on photos)
+from tests.conformance import checks_faithfulness, photo_checks  # noqa: E402,F401

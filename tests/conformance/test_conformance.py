@@ -12,6 +12,7 @@ import importlib.util
 import pytest
 
 from tests.conformance.checks import CHECKS
+from tests.conformance.photo_checks import PHOTO_PACKAGES, SLOW
 
 NEEDS = {"quantus": ("deletion_pixel_flipping", "completeness_quantus", "max_sensitivity_quantus",
                      "avg_sensitivity_quantus", "pointing_game", "relevance_mass", "mprt_top_down_spearman",
@@ -24,10 +25,15 @@ NEEDS = {"quantus": ("deletion_pixel_flipping", "completeness_quantus", "max_sen
                      "relative_input_stability_quantus", "relative_output_stability_quantus",
                      "relative_representation_stability_quantus", "local_lipschitz_estimate_quantus"),
          "saliency": ("guided_ig", "blur_ig"), "pytorch_grad_cam": ("grad_cam",),
-         "scipy": ("rise_deletion", "rise_insertion", "rise_deletion_uneven")}
+         "scipy": ("rise_deletion", "rise_insertion", "rise_deletion_uneven", "lite0_rise_deletion",
+                   "lite0_rise_insertion")}
+NEEDS["saliency"] += ("lite0_guided_ig", "lite0_blur_ig")
+NEEDS["pytorch_grad_cam"] += ("lite0_grad_cam",)
+for _package in PHOTO_PACKAGES:  # the photos extra: the model's weights and the photos
+    NEEDS[_package] = tuple(n for n in CHECKS if n.startswith("lite0_"))
 
 
-@pytest.mark.parametrize("name", list(CHECKS))
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n in SLOW else n for n in CHECKS])
 def test_conforms_to_reference(name):
     for package, names in NEEDS.items():
         if name in names and importlib.util.find_spec(package) is None:

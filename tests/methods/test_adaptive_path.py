@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+
+import pytest
 import torch
 from torch import nn
 
@@ -149,3 +152,25 @@ def test_blur_ig_defaults_to_zero_padding_and_records_it(cnn, batch):
     assert zero.abs().max() < 0.25 * 3.0 and (refl - img.mean((2, 3), keepdim=True)).abs().max() < 0.05
     assert not torch.allclose(attr, xbench.attribute(cnn, x, t, "blur_ig", max_sigma=8.0, n_steps=64,
                                                      border="reflect"))
+
+
+def test_guided_ig_tolerance_is_pairs_relative_rule_raised_to_rounding():
+    from xbench.methods.adaptive_path import guided_ig_tolerance
+
+    target, now, total = torch.tensor([30000.0]), torch.tensor([30010.0]), torch.tensor([65000.0])
+    n = 3 * 224 * 224
+    # float64: PAIR's math.isclose(rel_tol=1e-9) on the larger of the two distances, not 1e-5 of the total (0.65)
+    tol64 = guided_ig_tolerance(target.double(), now.double(), total.double(), n, torch.float64)
+    assert tol64.item() == pytest.approx(1e-9 * 30010.0)
+    # float32 sums over n features round at ~eps sqrt(n) of the sum: the rule is raised to that
+    tol32 = guided_ig_tolerance(target, now, total, n, torch.float32)
+    assert tol32.item() == pytest.approx(torch.finfo(torch.float32).eps * math.sqrt(n) * 30010.0, rel=1e-6)
+    # at the last step (target 0) an absolute floor of 1e-9 of the mean |x - x'| per feature
+    zero = guided_ig_tolerance(torch.zeros(1).double(), torch.zeros(1).double(), total.double(), n, torch.float64)
+    assert zero.item() == pytest.approx(1e-9 * 65000.0 / n)
+
+
+def test_guided_ig_path_is_float64_for_a_float32_model(cnn, batch):
+    x, t = batch
+    attr = xbench.attribute(cnn, x, t, "guided_ig", n_steps=8)
+    assert attr.dtype == x.dtype == torch.float32

@@ -135,3 +135,32 @@ def test_unknown_layer_names_the_closest_module(cnn):
     model, x, t = cnn
     with pytest.raises(ParamError, match="not a submodule"):
         xbench.attribute(model, x, t, "captum", cls="LayerGradCam", layer="features.9")
+
+
+def test_batching_knobs_set_by_xbench_are_recorded_and_noise_tunnel_draws_change():
+    """max_batch sets NoiseTunnel's nt_samples_batch_size: recorded in params; its noise (not its distribution)
+    then differs from a default Captum call with the same seed, and null keeps Captum's default."""
+    from captum.attr import NoiseTunnel, Saliency
+
+    from tests.conformance.checks import cnn, inputs
+
+    net, (x, t) = cnn(), inputs(n=4)
+    spec = {"cls": "NoiseTunnel", "init": {"attribution": "Saliency"},
+            "params": {"nt_type": "smoothgrad", "nt_samples": 8, "stdevs": 0.3}}
+    ours, info = xbench.attribute(net, x, t, "captum", max_batch=16, seed=4, return_info=True, **spec)
+    assert info["params"]["set_by_xbench"] == {"nt_samples_batch_size": 4}  # 16 inputs per pass / 4 images
+    torch.manual_seed(4)
+    default = NoiseTunnel(Saliency(net)).attribute(x, target=t, nt_type="smoothgrad", nt_samples=8, stdevs=0.3)
+    gap = float((ours - default).abs().max() / default.abs().max())
+    assert gap > 0.01  # other noise draws: the maps differ pointwise
+    spec["params"]["nt_samples_batch_size"] = None
+    kept, info = xbench.attribute(net, x, t, "captum", max_batch=16, seed=4, return_info=True, **spec)
+    assert info["params"]["set_by_xbench"] == {}
+    torch.testing.assert_close(kept, default, rtol=1e-5, atol=1e-6)  # Captum's own call, same seed
+
+
+def test_describe_captum_says_max_batch_sets_the_noise_tunnel_knob():
+    from xbench.cli import describe_entry
+
+    text = describe_entry("captum")
+    assert "nt_samples_batch_size" in text and "set_by_xbench" in text and "NoiseTunnel" in text

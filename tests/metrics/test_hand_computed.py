@@ -132,6 +132,21 @@ def test_abpc_linear():
     assert reversed_score.item() == 0.0  # worse than useless is clipped to 0, not negative
 
 
+def test_abpc_removes_round_t_hw_pixels_as_the_split_ig_notebook():
+    """k = round(t HW), not floor: on a 3 x 3 image t = 0.3 is 2.7 pixels -> 3 (floor would remove 2)."""
+    w = 2.0 ** torch.arange(9, dtype=torch.float64)  # each pixel's share is distinct: the curve tells k
+    model = Linear(torch.stack([w, torch.zeros(9, dtype=torch.float64)]))
+    x = torch.ones(1, 1, 3, 3, dtype=torch.float64)
+    _, fractions, curves = abpc(model, x, T0, x * w.view(1, 1, 3, 3), fractions=[0.3, 0.25, 0.5], clip=False,
+                                return_curves=True)
+    total = float(w.sum())
+    for j, k in enumerate((3, 2, 4)):  # 2.7 -> 3, 2.25 -> 2, 4.5 -> 4 (half to even, as Python's round)
+        top = float(w.flip(0)[:k].sum())  # the k largest weights
+        low = float(w[:k].sum())
+        assert curves["top_removed"][0, j].item() == pytest.approx((total - top) / total)
+        assert curves["lowest_removed"][0, j].item() == pytest.approx((total - low) / total)
+
+
 def test_abpc_delta_f_zero_is_nan_and_single_sample():
     model = Linear(torch.stack([torch.ones(10), torch.zeros(10)]).double())
     x = torch.zeros(1, 1, 2, 5, dtype=torch.float64)  # F(x) = F(x') = 0

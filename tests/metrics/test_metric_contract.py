@@ -167,3 +167,83 @@ def test_the_generic_adapter_files_each_output_under_its_declared_kind(ctx):
     finally:
         for name in ("_several", "_pair", "_grid", "_bad"):
             METRICS.unregister(name)
+
+
+# --- what a metric declares it fits (inputs, fits) is true, on an image and a tabular batch ----------------
+
+KINDS = ("image", "tabular")
+FITTING = {"substrate": "zero"}  # a setting every perturbation metric accepts on any data (its fits check says so)
+
+
+@pytest.fixture
+def tabular_ctx() -> CellContext:
+    """7 tabular inputs of 30 features (as breast_cancer's) through a small biased MLP, with saliency attributions."""
+    torch.manual_seed(0)
+    mlp = torch.nn.Sequential(torch.nn.Linear(30, 8), torch.nn.ReLU(), torch.nn.Linear(8, 3)).eval()
+    x = torch.randn(7, 30, generator=torch.Generator().manual_seed(3))
+    t = torch.tensor([0, 1, 2, 0, 1, 2, 0])
+    a = attribute(mlp, x, t, "saliency")
+    return CellContext(model=mlp, inputs=x, target=t, attributions=a, method="saliency", method_params={},
+                       attribute=lambda xx, tt, model=mlp: attribute(model, xx, tt, "saliency"),
+                       baseline=torch.zeros_like(x),
+                       labels=t)
+
+
+def facts_of(c: CellContext, masks: bool) -> dict:
+    from xbench.preflight import data_facts
+
+    return data_facts(c.inputs[0], {"num_classes": 3}, masks)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("entry", ENTRIES, ids=[e.name for e in ENTRIES])
+def test_declared_inputs_are_true(entry, kind, ctx, tabular_ctx):
+    """Declared kind: the cell runs and gives one finite-or-nan value per sample.  Undeclared kind: preflight's
+    check of the declaration refuses it in one line naming the kinds; a ``fits`` check that refuses the
+    defaults on this data names the setting, and the metric runs with a setting it accepts."""
+    from xbench.preflight import _misfit_data
+
+    if entry.meta.get("datasets"):
+        pytest.skip(f"{entry.name} runs on {entry.meta['datasets']} only (it retrains there)")
+    c = ctx if kind == "image" else tabular_ctx
+    facts = facts_of(c, masks=c.masks is not None)
+    params = entry.resolve(CHEAP.get(entry.name, {}), where=entry.name)
+    problems: list[str] = []
+    why = _misfit_data(entry, params, facts, "metrics[0]", problems)
+    if kind not in entry.meta["inputs"]:
+        assert why is not None and f"the data is {kind}" in why and "\n" not in why
+        return
+    assert why is None and not problems
+    fits = entry.meta.get("fits")
+    if fits is not None and fits(c.model, facts, params) is not None:
+        if "substrate" not in entry.params:  # e.g. ROAR on a model xbench cannot retrain: the cell refuses too
+            c.data_info = facts
+            assert refused(entry, c, params)
+            return
+        assert "substrate" in fits(c.model, facts, params)
+        params = entry.resolve({**CHEAP.get(entry.name, {}), **FITTING}, where=entry.name)
+        assert fits(c.model, facts, params) is None
+    out = entry.fn(c, **params)
+    assert out.values or out.batch_values
+    for stat, v in out.values.items():
+        assert v.shape == (7,), stat
+
+
+def test_every_builtin_declares_its_inputs():
+    """``inputs`` is required of built-in metrics; a plugin metric that omits it is taken as image-only."""
+    for entry in ENTRIES:
+        assert set(entry.meta["inputs"]) <= set(KINDS) and entry.meta["inputs"]
+    reg = Registry("metric", skip=4, contract=_metric_contract)
+    plain = dict(description="d", consumes=("attributions",), direction="lower", units="u", label="l")
+    fn = lambda ctx: None  # noqa: E731
+    fn.__module__ = "my_plugin"
+    reg.register("plugin", **plain)(fn)
+    assert reg.get("plugin").meta["inputs"] == ("image",)
+    reg.register("both", inputs=("image", "tabular"), **plain)(fn)
+    assert reg.get("both").meta["inputs"] == KINDS
+    with pytest.raises(ValueError, match="inputs="):
+        reg.register("bad", inputs="video", **plain)(fn)
+    builtin = lambda ctx: None  # noqa: E731  (defined in a test module, so pretend it is xbench's own)
+    builtin.__module__ = "xbench.metrics.fake"
+    with pytest.raises(ValueError, match="must declare inputs"):
+        reg.register("undeclared", **plain)(builtin)

@@ -75,3 +75,44 @@ def test_settings_change_is_flagged():
     b = _rows("ig", "deletion", [0.1, 0.2, 0.3], params='{"name":"deletion","steps":32}')
     row = compare_frames(a, b).iloc[0]
     assert row.settings_changed and not row.significant
+
+
+def _manifest(run, **data):
+    import json
+
+    base = {"name": "photos", "split": "test", "n_samples": 8, "subset": "first", "target": "predicted",
+            "batch_size": 8, "params": {"size": 224}}
+    seed = data.pop("seed", 0)
+    (run / "manifest.json").write_text(json.dumps({"suite": {"seed": seed, "data": {**base, **data}}}))
+
+
+@pytest.mark.parametrize("change", [{"n_samples": 16}, {"split": "train"}, {"seed": 1}, {"subset": "random"},
+                                    {"params": {"size": 112}}])
+def test_a_changed_data_subset_is_flagged_in_every_cell(tmp_path, change):
+    a = _run(tmp_path, "a", [_rows("ig", "deletion", [0.1, 0.2, 0.3])])
+    b = _run(tmp_path, "b", [_rows("ig", "deletion", [0.1, 0.2, 0.3])])
+    _manifest(a)
+    _manifest(b, **dict(change))
+    df, text = compare_runs(a, b)
+    assert df["settings_changed"].all()
+    field = next(iter(change))
+    assert "different data" in text and (f"data.{field}" if field != "seed" else "seed: 0 -> 1") in text
+    assert "(settings differ)" in text
+
+
+def test_same_data_and_batch_size_change_is_not_a_data_change(tmp_path):
+    a = _run(tmp_path, "a", [_rows("ig", "deletion", [0.1, 0.2, 0.3])])
+    b = _run(tmp_path, "b", [_rows("ig", "deletion", [0.1, 0.2, 0.3])])
+    _manifest(a)
+    _manifest(b, batch_size=2)  # how the samples are batched, not which
+    df, text = compare_runs(a, b)
+    assert not df["settings_changed"].any() and "different data" not in text
+
+
+def test_other_sample_ids_are_flagged_without_a_manifest(tmp_path):
+    a = _run(tmp_path, "a", [_rows("ig", "deletion", [0.1, 0.2, 0.3])])
+    rows = _rows("ig", "deletion", [0.1, 0.2, 0.3])
+    rows["sample"] = [0, 1, 5]
+    b = _run(tmp_path, "b", [rows])
+    df, _ = compare_runs(a, b)
+    assert df["settings_changed"].all()

@@ -19,7 +19,9 @@ def captured(monkeypatch):
     """Keep the figures the plot functions make (drawn, not closed) instead of writing them."""
     figs = []
 
-    def keep(fig, path):
+    def keep(fig, path, top=None):
+        if top is not None:
+            fig.tight_layout(rect=(0, 0, 1, top))
         fig.canvas.draw()
         figs.append(fig)
         return path
@@ -49,6 +51,24 @@ def test_each_heatmap_is_scaled_by_its_own_robust_maximum(tmp_path, captured):
         assert vmax == pytest.approx(plots.robust_max(a)) and vmin == -vmax  # (was one scale per row)
         assert (a.abs() <= vmax).float().mean() >= 0.98  # the small map fills its colour range too
     assert "own" in fig._suptitle.get_text() and "Captum" in fig._suptitle.get_text()
+
+
+def test_heatmap_titles_fit_in_the_figure(tmp_path, captured):
+    """A grid of one method (the narrowest figure) keeps its title and a long method label inside the figure."""
+    model_dir = tmp_path / "previews" / "digits_cnn_x"
+    model_dir.mkdir(parents=True)
+    torch.save({"inputs": torch.rand(2, 1, 8, 8), "attributions": torch.randn(2, 8, 8)},
+               model_dir / "integrated_gradients_noise_tunnel_smoothgrad_sq.pt")
+    plots.heatmap_grids(tmp_path, tmp_path)
+    fig = captured[0]
+    width, height = fig.canvas.get_width_height()
+    texts = [fig._suptitle] + [ax.title for ax in fig.axes if ax.get_title()]
+    for t in texts:
+        box = t.get_window_extent()
+        assert box.x0 >= 0 and box.x1 <= width and box.y1 <= height, t.get_text()
+    assert "\n" in fig._suptitle.get_text()  # wrapped, not cut
+    top = fig.axes[0].title.get_window_extent().y1
+    assert fig._suptitle.get_window_extent().y0 >= top  # above the column titles, not over them
 
 
 def _curves(n_methods: int = 6) -> pd.DataFrame:
@@ -91,3 +111,27 @@ def test_saturation_plot_without_a_split_ig_unit(tmp_path):
             for s in range(2) for i in range(5)]
     df = pd.DataFrame(rows).reindex(columns=COLUMNS)
     assert [p.name for p in logit_path_plots(tmp_path, df, tmp_path)] == ["logit_path_m.png"]
+
+
+def test_timing_plot_draws_each_methods_own_forward_backward_limit(tmp_path, captured):
+    """Each method's timing measures its own forward+backward limit (the load can change between methods): each
+    bar gets its own limit (the median over its batches), not one median over the whole run."""
+    own = {"saliency": 0.003, "integrated_gradients": 0.001, "occlusion": 0.002}  # seconds per image
+    rows = [{"model": "m", "method": me, "metric": "timing", "metric_name": "timing", "kind": "batch",
+             "stat": stat, "value": value * f, "device": "cpu", "metric_params": "{}"}
+            for me, lim in own.items() for f in (0.9, 1.0, 1.1)
+            for stat, value in (("seconds_per_image", 5 * lim), ("limit_seconds_per_image", lim))]
+    plots.timing_plot(pd.DataFrame(rows), tmp_path)
+    ax = captured[0].axes[0]
+    marks = [c for c in ax.collections if "forward+backward" in str(c.get_label())]
+    assert len(marks) == 1
+    segments = marks[0].get_segments()
+    ticks = [tk.get_text() for tk in ax.get_xticklabels()]
+    bars = {tk: p for tk, p in zip(ticks, ax.patches)}
+    assert len(segments) == len(own) == len(bars)
+    for seg, name in zip(segments, ticks):
+        assert seg[0][1] == seg[1][1] == pytest.approx(own[name] * 1e3)  # ms, this method's own median
+        bar = bars[name]
+        assert (seg[0][0], seg[1][0]) == pytest.approx((bar.get_x(), bar.get_x() + bar.get_width()))  # its own bar
+        assert bar.get_height() == pytest.approx(5 * own[name] * 1e3)
+    assert "1-3 ms" in marks[0].get_label()

@@ -1,4 +1,4 @@
-"""The malformed-input corpus (issue 11): every case is one line on stderr, exit code 2, nothing written.
+"""The malformed-input corpus: every case is one line on stderr, exit code 2, nothing written.
 
 Cases are data files: ``malformed/*.yaml`` (each starts with ``# expect: <text of the error line>``;
 non-UTF-8 ones too) run as ``xbench run CASE --out OUT``, and ``malformed/flags.tsv`` (id, expected

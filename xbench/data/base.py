@@ -12,9 +12,24 @@ from typing import Any
 import torch
 from torch.utils.data import Dataset
 
-from ..registry import Registry
+from ..registry import INPUT_KINDS, Registry, data_kind
 
-DATASETS = Registry("dataset", skip=0)
+
+def _dataset_contract(name: str, fn: Any, specs: dict, meta: dict[str, Any]) -> dict[str, Any]:
+    """What every built-in dataset declares at ``register(...)``: its ``kind`` (``image`` [C, H, W] or
+    ``tabular`` [F]) and whether it has ground-truth ``masks``.  Shape and classes vary with the parameters
+    (``size``), so the split itself reports them in ``info`` (``input_shape``, ``num_classes``); a dataset
+    registered without ``kind`` (a plugin) or with ``kind=None`` (:func:`xbench.evaluate`'s data) gets it from
+    its input shape."""
+    if "kind" not in meta and str(getattr(fn, "__module__", "")).startswith("xbench."):
+        raise ValueError(f"dataset '{name}' must declare kind= ('image' or 'tabular') at register(...)")
+    if meta.get("kind") is not None and meta["kind"] not in INPUT_KINDS:
+        raise ValueError(f"dataset '{name}': kind={meta['kind']!r}; give one of {', '.join(INPUT_KINDS)}")
+    meta.setdefault("masks", False)
+    return meta
+
+
+DATASETS = Registry("dataset", skip=0, contract=_dataset_contract)
 
 
 @dataclass
@@ -22,13 +37,18 @@ class XDataset(Dataset):
     """A dataset split plus what the harness needs to know about it.
 
     ``info`` holds at least ``num_classes``, ``input_shape`` (C, H, W) or (D,), and ``mean``/
-    ``std`` (per channel, in pixel units) of the normalisation already applied to ``x``; :func:`create`
-    adds ``params``, the dataset's resolved parameters other than the split.
+    ``std`` (per channel, in pixel units) of the normalisation already applied to ``x``; ``kind``
+    (``image`` or ``tabular``) is filled in from ``input_shape`` when the dataset does not give it;
+    :func:`create` adds ``params``, the dataset's resolved parameters other than the split.
     """
 
     dataset: Dataset
     info: dict[str, Any] = field(default_factory=dict)
     has_masks: bool = False
+
+    def __post_init__(self) -> None:
+        if "input_shape" in self.info:  # the data's kind, read by preflight and the report's plot choice
+            self.info.setdefault("kind", data_kind(self.info["input_shape"]))
 
     def __len__(self) -> int:
         return len(self.dataset)

@@ -70,7 +70,8 @@ class _LazyDigits(Dataset):
         return (_resize(self.x8[i: i + 1], self.size)[0] - self.mean) / self.std, self.y[i]
 
 
-@DATASETS.register("digits", description="scikit-learn handwritten digits (1,797 real images) at 32x32, offline",
+@DATASETS.register("digits", kind="image",
+                   description="scikit-learn handwritten digits (1,797 real images) at 32x32, offline",
                    bounds={"size": (8, 512)})
 def digits(*, split: Literal["train", "test", "all"] = "test", size: int = 32) -> XDataset:
     """Digits resized to ``size`` x ``size`` and normalised with the train split's mean/std."""

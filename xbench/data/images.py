@@ -66,7 +66,8 @@ def _global_classes(root: Path, folder_classes: list[str], synsets: str | None) 
     return folder_classes, "folder names" if len(folder_classes) != 1000 else "torchvision (1000 sorted wnids)"
 
 
-@DATASETS.register("imagenet", description="ImageNet val (or any ImageFolder tree): resize, center crop, normalise",
+@DATASETS.register("imagenet", kind="image",
+                   description="ImageNet val (or any ImageFolder tree): resize, center crop, normalise",
                    bounds={"size": (16, 1024), "resize": (16, 2048)})
 def imagenet(*, split: Literal["val", "train", "test"] = "val", root: str | None = None, size: int = 224,
              resize: int | None = None, synsets: str | None = None) -> XDataset:
@@ -148,7 +149,7 @@ def _read_cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
     return data.reshape(-1, 3, 32, 32), labels
 
 
-@DATASETS.register("cifar10", description="CIFAR-10 from a root folder in the official python format",
+@DATASETS.register("cifar10", kind="image", description="CIFAR-10 from a root folder in the official python format",
                    bounds={"size": (8, 1024)})
 def cifar10(*, split: Literal["train", "test"] = "test", root: str | None = None, download: bool = False,
             size: int = 32) -> XDataset:

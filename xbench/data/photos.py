@@ -167,7 +167,8 @@ def class_names(n: int) -> list[str]:
     return [f"class_{i}" for i in range(n)]
 
 
-@DATASETS.register("photos", description="Real colour photographs shipped in scikit-image and scikit-learn "
+@DATASETS.register("photos", kind="image",
+                   description="Real colour photographs shipped in scikit-image and scikit-learn "
                    "(detected, no download), 224 px, labelled with the model's top-1 class",
                    bounds={"size": (32, 1024)})
 def photos(*, split: Literal["test", "train"] = "test", model: str = "efficientnet_lite0",

@@ -122,7 +122,8 @@ def channel_stats(size: int, num_classes: int, seed: int) -> tuple[torch.Tensor,
     return torch.tensor(mean), torch.tensor(std)
 
 
-@DATASETS.register("synthetic", description="Generated images: class = a small pattern at a random place on a "
+@DATASETS.register("synthetic", kind="image", masks=True,
+                   description="Generated images: class = a small pattern at a random place on a "
                    "texture; ground-truth masks (offline, any size)",
                    bounds={"size": (16, 1024), "num_classes": (2, len(_TEMPLATES)), "n": (1, None)})
 def synthetic(*, split: Literal["train", "test", "val"] = "test", size: int = 32, num_classes: int = 4,

@@ -48,7 +48,8 @@ def _tabular(name: str, x: np.ndarray, y: np.ndarray, splits: dict[str, np.ndarr
     return XDataset(TensorDataset(xt, yt), info)
 
 
-@DATASETS.register("breast_cancer", description="scikit-learn breast cancer (569 subjects, 30 features), tabular, "
+@DATASETS.register("breast_cancer", kind="tabular",
+                   description="scikit-learn breast cancer (569 subjects, 30 features), tabular, "
                    "standardised, offline", bounds={"test_fraction": (0.05, 0.95)})
 def breast_cancer(*, split: Literal["train", "test", "all"] = "test", seed: int = 0,
                   test_fraction: float = 0.3) -> XDataset:
@@ -104,7 +105,8 @@ def _read_labels(path: Path) -> np.ndarray:
     return y.astype(np.int64)
 
 
-@DATASETS.register("nhanes", description="NHANES I 10-year mortality (paper A §4.3; user-provided CSV), tabular",
+@DATASETS.register("nhanes", kind="tabular",
+                   description="NHANES I 10-year mortality (paper A §4.3; user-provided CSV), tabular",
                    bounds={"n_train": (1, None), "n_val": (1, None)})
 def nhanes(*, split: Literal["train", "val", "test", "all"] = "test", root: str | None = None,
            features: str | None = None, labels: str | None = None, index_col: bool = True, rep: int = 0,

@@ -26,28 +26,58 @@ from .quadrature import Rule, quadrature
 # ----------------------------------------------------------------------------------------------- Guided IG
 
 
+# PAIR's ``saliency`` GuidedIG ends a step's inner rounds when math.isclose(l1_target, l1_current,
+# rel_tol=1e-9, abs_tol=1e-9): the same relative bound here, so the two take the same rounds
+GUIDED_IG_REL_TOL = 1e-9
+
+
+def path_dtype(inputs: torch.Tensor) -> torch.dtype:
+    """The dtype Guided IG keeps its path in: float64 (as PAIR does) unless the device has none (MPS)."""
+    return inputs.dtype if inputs.device.type == "mps" else torch.float64
+
+
+def guided_ig_tolerance(l1_target: torch.Tensor, l1_now: torch.Tensor, l1_total: torch.Tensor, n_feat: int,
+                        dtype: torch.dtype) -> torch.Tensor:
+    """How close (in L1, the input's units) the path must come to a step's L1 target to end the step; per image.
+
+    PAIR's rule, math.isclose(rel_tol=1e-9, abs_tol=1e-9), relative to the larger of the two
+    distances (not to the total distance, which is ~1e5 times larger on a 224-px image).  The
+    relative part is raised to the rounding of an L1 sum of ``n_feat`` terms in ``dtype``
+    (eps * sqrt(n_feat): 4.6e-5 for float32 at 224 x 224 x 3, below 1e-9 for any float64 input), so
+    a gap that is only rounding noise never starts another round.  The absolute part, which only
+    matters at the last step (target 0), is 1e-9 of the mean |x - x'| per feature instead of PAIR's
+    1e-9 in the input's units, so that the rule does not depend on the input's scale.
+    """
+    rel = max(GUIDED_IG_REL_TOL, torch.finfo(dtype).eps * math.sqrt(n_feat))
+    return torch.maximum(rel * torch.maximum(l1_target, l1_now), GUIDED_IG_REL_TOL * l1_total / n_feat)
+
+
 def _guided_ig_images(model: torch.nn.Module, inputs: torch.Tensor, base: torch.Tensor, target: torch.Tensor,
                       steps: int, fraction: float, max_dist: float) -> torch.Tensor:
-    """Guided IG for a batch of images (all moved together, one forward/backward per step); returns [B, *input].
+    """Guided IG for a batch of images (all moved together, one forward/backward per step); returns [B, *input]
+    in :func:`path_dtype` (float64 except on MPS).
 
     The state is each feature's position a_i in [0, 1] on its own segment x'_i -> x_i, so the
-    path point is x' + a * (x - x') and "reached the upper bound" is an exact comparison.
+    path point is x' + a * (x - x') and "reached the upper bound" is an exact comparison.  The path
+    and the attributions are kept in float64 whatever the model's dtype, as PAIR keeps them: each
+    step's choice of features then depends on the model's gradients only, not on float32 rounding
+    of L1 sums over all features.
     """
-    diff = (inputs - base).flatten(1)
+    dtype = path_dtype(inputs)
+    diff = (inputs.to(dtype) - base.to(dtype)).flatten(1)
     absd = diff.abs()
     movable = absd > 0  # features equal to the baseline never move and get no attribution
     a = torch.zeros_like(diff)
     attr = torch.zeros_like(diff)
     l1_total = absd.sum(1)
-    tol = 1e-5 * l1_total  # float32 sums over many features: relative rounding ~1e-6
     n_feat = diff.shape[1]
     kth = int(fraction * (n_feat - 1)) + 1  # NumPy's 'lower' quantile, as a 1-based k-th smallest
     max_inner = math.ceil(1.0 / max(fraction, 1e-6)) + 3  # each unfinished round saturates >= a fraction
-    inf = torch.tensor(float("inf"), dtype=diff.dtype, device=diff.device)
-    flat_base = base.flatten(1)
+    inf = torch.tensor(float("inf"), dtype=dtype, device=diff.device)
+    flat_base = base.to(dtype).flatten(1)
     for step in range(steps):
-        grad, _ = input_gradient(model, (flat_base + a * diff).view_as(inputs), target)
-        grad = grad.flatten(1)
+        grad, _ = input_gradient(model, (flat_base + a * diff).view_as(inputs).to(inputs.dtype), target)
+        grad = grad.flatten(1).to(dtype)
         absg = grad.abs()
         alpha = (step + 1) / steps
         lo, hi = max(alpha - max_dist, 0.0), min(alpha + max_dist, 1.0)
@@ -57,6 +87,7 @@ def _guided_ig_images(model: torch.nn.Module, inputs: torch.Tensor, base: torch.
             a_old = a
             a = torch.where(movable & (a < lo), torch.full_like(a, lo), a)  # features left behind catch up
             l1_now = (absd * (1 - a)).sum(1)
+            tol = guided_ig_tolerance(l1_target, l1_now, l1_total, n_feat, dtype)
             active = active & ((l1_now - l1_target).abs() > tol)
             # pick the features with the smallest |gradient| among those not yet at the upper bound
             key = torch.where(movable & (a < hi), absg, inf)
@@ -70,11 +101,11 @@ def _guided_ig_images(model: torch.nn.Module, inputs: torch.Tensor, base: torch.
             active = active & (gamma > 1)
             if not bool(active.any()):  # one sync per inner round: the loop length is data-dependent
                 break
-    return attr.view_as(inputs)
+    return attr.view(inputs.shape)
 
 
-@register("guided_ig", description="Guided IG (Kapishnikov et al. 2021): adaptive path, low-gradient features first",
-          paper="Kapishnikov, Venugopalan, Avci, Wedin, Terry, Bolukbasi 2021", passes="n_steps",
+@register("guided_ig", inputs="any", completeness=True,
+          description="Guided IG (Kapishnikov et al. 2021): adaptive path, low-gradient features first",
           path_start=FROM_BASELINE,
           bounds={"n_steps": (1, 100000), "fraction": (0.0, 1.0), "max_dist": (0.0, 1.0), "max_batch": (1, None)})
 def guided_ig(model, inputs, target, *, n_steps: int = 200, fraction: float = 0.25, max_dist: float = 0.02,
@@ -85,9 +116,14 @@ def guided_ig(model, inputs, target, *, n_steps: int = 200, fraction: float = 0.
     alpha + max_dist]; the ``fraction`` of features with the smallest |gradient| move first until
     the L1 distance to x is (1 - alpha) of the total.  ``max_dist = 0`` is IG on the straight line.
     The steps are sequential; images are batched (``max_batch`` images per forward pass).
+    A step ends when the L1 distance is within :func:`guided_ig_tolerance` of its target (PAIR's
+    rule: 1e-9 relative); the path is kept in float64 for any model dtype (as PAIR does), so a
+    float32 model gives PAIR's path for that model.  Guided IG orders features by |gradient|: a
+    model's float32 and float64 gradients can order them differently, so its float32 and float64
+    maps may differ by far more than rounding.
     """
     base = make_baseline(inputs, baseline, data_info=data_info)
-    attr = torch.zeros_like(inputs)
+    attr = torch.zeros(inputs.shape, dtype=path_dtype(inputs), device=inputs.device)
 
     def chunk(start: int, stop: int) -> None:
         out = _guided_ig_images(model, inputs[start:stop], base[start:stop], target[start:stop],
@@ -96,7 +132,7 @@ def guided_ig(model, inputs, target, *, n_steps: int = 200, fraction: float = 0.
 
     for_chunks(chunk, inputs.shape[0], max_batch)
     change = target_outputs(model, inputs, target) - target_outputs(model, base, target)
-    return attr, {"delta": attr.flatten(1).sum(1) - change}
+    return attr.to(inputs.dtype), {"delta": (attr.flatten(1).sum(1) - change).to(inputs.dtype)}
 
 
 # ----------------------------------------------------------------------------------------------- IDG
@@ -149,8 +185,8 @@ def slope_samples(logits: torch.Tensor, n_samples: int) -> tuple[torch.Tensor, t
     return lo + (offset + 0.5) / c * width, width / c
 
 
-@register("idg", description="Integrated Decision Gradients (Walker et al. 2023): slope-weighted, adaptive IG",
-          paper="Walker, Jha, Chen, Ewetz 2023", passes="n_steps / 2 forward + n_steps forward/backward",
+@register("idg", inputs="any", completeness=False,
+          description="Integrated Decision Gradients (Walker et al. 2023): slope-weighted, adaptive IG",
           path_start=FROM_BASELINE,
           bounds={"n_steps": (2, 100000), "max_batch": (1, None)})
 def idg(model, inputs, target, *, n_steps: int = 50, baseline: Any = "zero", max_batch: int = DEFAULT_MAX_BATCH,
@@ -288,8 +324,9 @@ def _blur_ig_start(inputs: torch.Tensor, params: dict, data_info: dict | None = 
     return blurred_start(inputs, params.get("max_sigma", 50.0), params.get("border", "zero"))
 
 
-@register("blur_ig", description="Blur IG (Xu et al. 2020): IG along a Gaussian scale-space path from blurred to image",
-          paper="Xu, Venugopalan, Sundararajan 2020", passes="n_steps", path_start=_blur_ig_start,
+@register("blur_ig", inputs="image", completeness=True,
+          description="Blur IG (Xu et al. 2020): IG along a Gaussian scale-space path from blurred to image",
+          path_start=_blur_ig_start,
           bounds={"max_sigma": (0.0, None), "n_steps": (1, 100000), "max_batch": (1, None)})
 def blur_ig(model, inputs, target, *, max_sigma: float = 50.0, n_steps: int = 100, method: Rule = "riemann_left",
             border: Border = "zero", max_batch: int = DEFAULT_MAX_BATCH):

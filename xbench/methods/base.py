@@ -15,14 +15,12 @@ from typing import Any
 import torch
 
 from ..errors import ParamError
-from ..registry import Registry
+from ..registry import Registry, declare_fit
 
 CONTEXT_PARAMS = ("references", "data_info")
 
 FROM_BASELINE = "from:baseline"
 """``path_start`` value: the path starts at the method's own ``baseline`` parameter."""
-
-PathStart = Callable[..., torch.Tensor]
 
 
 def _method_contract(name: str, fn: Callable, specs: dict, meta: dict[str, Any]) -> dict[str, Any]:
@@ -36,7 +34,18 @@ def _method_contract(name: str, fn: Callable, specs: dict, meta: dict[str, Any])
     without a path (completeness is then reported against the zero input, by convention).  Every
     built-in method declares it; when a user's method does not, it is :data:`FROM_BASELINE` if the
     method has a ``baseline`` parameter, else None.
+    ``inputs`` and ``fits``: the data kinds it works on and an optional model check
+    (:func:`xbench.registry.declare_fit`).  ``needs_hooks`` (bool, or ``params -> bool``): it registers
+    forward/backward hooks on the model's modules (DeepLift, Guided Backprop, layer methods), which a
+    TorchScript or ``torch.export`` model does not offer; preflight refuses such pairs before any work.
+    ``completeness`` (bool, or ``params -> bool``): whether the method claims sum(A) = F(x) - F(x'), so
+    that the completeness metric applies; required of built-in methods, for a plugin it defaults to
+    whether the method declares a path start.  ``consumes`` is accepted as another name for ``needs``.
     """
+    if "consumes" in meta:
+        if "needs" in meta:
+            raise ValueError(f"method '{name}': give consumes= or needs=, not both")
+        meta["needs"] = meta.pop("consumes")
     accepted = tuple(k for k in CONTEXT_PARAMS if k in inspect.signature(fn).parameters)
     needs = meta.get("needs", accepted)
     needs = (needs,) if isinstance(needs, str) else tuple(needs)
@@ -48,7 +57,22 @@ def _method_contract(name: str, fn: Callable, specs: dict, meta: dict[str, Any])
         raise ValueError(f"method '{name}': path_start={FROM_BASELINE!r} but it has no 'baseline' parameter")
     if not (start is None or callable(start) or isinstance(start, str)):
         raise ValueError(f"method '{name}': path_start must be a string, a callable or None, got {start!r}")
+    declare_fit("method", name, fn, meta)
+    for key in ("needs_hooks", "completeness"):
+        value = meta.get(key)
+        if value is not None and not (isinstance(value, bool) or callable(value)):
+            raise ValueError(f"method '{name}': {key} must be True, False or a function of the params, got {value!r}")
+    if "completeness" not in meta and str(getattr(fn, "__module__", "")).startswith("xbench."):
+        raise ValueError(f"method '{name}' must declare completeness= (does it claim sum(A) = F(x) - F(x'))")
+    meta.setdefault("completeness", start is not None)
+    meta.setdefault("needs_hooks", False)
     return meta
+
+
+def declared(method: str, key: str, params: dict[str, Any] | None = None) -> bool:
+    """A method's boolean declaration ``key`` (``completeness``, ``needs_hooks``) for its ``params``."""
+    value = METHODS.get(method).meta.get(key, False)
+    return bool(value(dict(params or {})) if callable(value) else value)
 
 
 METHODS = Registry("method", skip=3, hidden=CONTEXT_PARAMS, contract=_method_contract)

@@ -10,7 +10,11 @@ What xbench supplies, the user does not write:
 - ``feature_grid``: square patches of this many pixels as the ``feature_mask`` of the perturbation classes
   (Lime, KernelShap, FeatureAblation, ShapleyValueSampling, ...), the usual superpixel stand-in;
 - ``internal_batch_size`` / ``perturbations_per_eval`` / ``nt_samples_batch_size`` from ``max_batch`` where the
-  class has that knob and the user did not set it.
+  class has that knob and the user did not set it; the values set are recorded in the rows' method parameters
+  (``set_by_xbench``).  These change how Captum batches, not what it computes, with one exception:
+  ``NoiseTunnel`` draws its noise one batch of samples at a time, so with ``nt_samples_batch_size`` set its noise
+  (and the map, pointwise) differs from a default Captum call with the same seed; the draws have the same
+  distribution, so only the sample differs.  ``params: {nt_samples_batch_size: null}`` keeps Captum's default.
 
 Layer attributions ([N, C', H', W']) are summed over their channels, resized to the input (bilinear, as Captum's
 ``LayerAttribution.interpolate``) and given to every input channel, as Grad-CAM is. Classes that do not explain the
@@ -150,6 +154,24 @@ def needs_hooks(params: dict[str, Any]) -> bool:
     return name in _HOOKED or name.startswith("Layer") or name == "InternalInfluence"
 
 
+_COMPLETE = ("IntegratedGradients", "DeepLift", "DeepLiftShap", "GradientShap")
+
+
+def captum_completeness(params: dict[str, Any]) -> bool:
+    """Whether the class claims sum(A) = F(x) - F(x') on the input (GradientShap/DeepLiftShap in expectation);
+    Shapley sampling, KernelShap, Lime, FeaturePermutation, gradients and layer maps make no such claim here."""
+    return (params.get("cls") or params.get("class")) in _COMPLETE
+
+
+def _fits(model: nn.Module, data_info: dict[str, Any], params: dict[str, Any]) -> str | None:
+    """A named ``layer`` must exist and its forward hook must fire on one dry input."""
+    from .captum_methods import layer_fires
+
+    if params.get("layer") is None:
+        return None
+    return layer_fires(model, params["layer"], data_info)
+
+
 def _layer_module(model: nn.Module, inputs: torch.Tensor, layer: str | None, where: str) -> nn.Module:
     """The named layer, or Grad-CAM's default (:func:`cam_layer`: the rectified output of the last conv block)."""
     return find_layer(model, cam_layer(model, inputs, where) if layer is None else layer, where)[1]
@@ -180,10 +202,12 @@ def feature_grid_mask(inputs: torch.Tensor, grid: int) -> torch.Tensor:
     return (torch.arange(inputs[0].numel(), device=inputs.device) // grid).view(1, *inputs.shape[1:])
 
 
-@register("captum", description="Any Captum attribution class (class: DeepLift, Lime, LayerGradCam, NoiseTunnel, ...)",
-          paper="Kokhlikyan et al. 2020 (Captum)", passes=None, check=check_params, aliases={"class": "cls"},
+@register("captum", inputs="any", completeness=lambda p: captum_completeness(p),
+          description="Any Captum attribution class (class: DeepLift, Lime, LayerGradCam, NoiseTunnel, ...)",
+          check=check_params, aliases={"class": "cls"},
           needs=("data_info", "references"), path_start=lambda x, p, info: _path_start(x, p, info),
-          needs_hooks=lambda p: needs_hooks(p), example={"cls": "IntegratedGradients", "params": {"n_steps": 8}},
+          needs_hooks=lambda p: needs_hooks(p), fits=_fits,
+          example={"cls": "IntegratedGradients", "params": {"n_steps": 8}},
           bounds={"feature_grid": (1, 4096), "max_batch": (1, None)})
 def captum_attribution(model, inputs, target, *, cls: str, layer: str | None = None, init: dict | None = None,
                        params: dict | None = None, baselines: Any = None, feature_grid: int | None = None,
@@ -195,7 +219,8 @@ def captum_attribution(model, inputs, target, *, cls: str, layer: str | None = N
     ``init``/``params`` go to the class's constructor/``attribute`` (validated against their signatures);
     ``layer`` is a dotted module path; ``baselines`` an xbench baseline name or ``references``;
     ``feature_grid`` the patch size of the feature mask for perturbation classes; ``max_batch`` bounds the
-    model inputs per forward pass.
+    model inputs per forward pass and sets Captum's batching knobs the user left unset (``info['params']
+    ['set_by_xbench']``; NoiseTunnel's noise draws depend on them, see the module docstring).
     """
     check_params({"cls": cls, "layer": layer, "init": init, "params": params})
     klass = _class(cls, "captum.class")
@@ -222,12 +247,14 @@ def captum_attribution(model, inputs, target, *, cls: str, layer: str | None = N
     if inner.__name__ in ("GradientShap", "LayerGradientShap"):
         per_image = int(call.get("n_samples", inspect.signature(inner.attribute).parameters["n_samples"].default))
     images = max(1, min(inputs.shape[0], max_batch // per_image))
+    set_by_xbench = {}
     for knob in _BATCH_KNOBS:
         # Captum's Layer* perturbation classes mis-shape tensor targets with several perturbations per eval
         layer_perturbation = knob == "perturbations_per_eval" and inner.__name__.startswith("Layer")
         if knob in accepted and knob not in call and not layer_perturbation:
             # internal_batch_size counts expanded inputs across the call; the others count per-image copies
-            call[knob] = max_batch if knob == "internal_batch_size" else max(1, max_batch // images)
+            value = max_batch if knob == "internal_batch_size" else max(1, max_batch // images)
+            call[knob] = set_by_xbench[knob] = value
 
     def run(start: int, stop: int) -> torch.Tensor:
         kw = dict(call)
@@ -244,7 +271,9 @@ def captum_attribution(model, inputs, target, *, cls: str, layer: str | None = N
         # Captum's notice that it hooks non-linear modules for the call (DeepLift, LRP): expected, and undone
         warnings.filterwarnings("ignore", message=r"Setting forward, backward hooks")
         warnings.filterwarnings("ignore", message=r"You are providing multiple inputs for Lime")
-        return by_images(run, inputs.shape[0], images)
+        attr = by_images(run, inputs.shape[0], images)
+    # the batching knobs xbench chose, recorded with the rows (NoiseTunnel's noise draws depend on its knob)
+    return attr, {"settings": {"set_by_xbench": set_by_xbench}}
 
 
 

@@ -56,8 +56,9 @@ def by_images(fn: Callable[[int, int], torch.Tensor], n: int, images_per_call: i
         return map_chunks(fn, n, max(1, images_per_call)).detach()
 
 
-@register("smoothgrad", description="SmoothGrad (Smilkov et al. 2017): gradients averaged over noisy copies (Captum)",
-          paper="Smilkov, Thorat, Kim, Viegas, Wattenberg 2017", passes="n_samples", path_start=None,
+@register("smoothgrad", inputs="any", completeness=False,
+          description="SmoothGrad (Smilkov et al. 2017): gradients averaged over noisy copies (Captum)",
+          path_start=None,
           bounds={"n_samples": (1, 100000), "stdev": (0.0, None), "max_batch": (1, None)})
 def smoothgrad(model, inputs, target, *, n_samples: int = 50, stdev: float = 0.5,
                kind: Literal["smoothgrad", "smoothgrad_sq", "vargrad"] = "smoothgrad", abs: bool = False,
@@ -83,8 +84,9 @@ def smoothgrad(model, inputs, target, *, n_samples: int = 50, stdev: float = 0.5
         return by_images(run, inputs.shape[0], images)
 
 
-@register("gradient_shap", description="GradientSHAP (Lundberg & Lee 2017; Captum): EG with input noise",
-          paper="Lundberg, Lee 2017", passes="n_samples", path_start=None,  # a distribution of starts
+@register("gradient_shap", inputs="any", completeness=True,
+          description="GradientSHAP (Lundberg & Lee 2017; Captum): EG with input noise",
+          path_start=None,  # a distribution of starts
           bounds={"n_samples": (1, 100000), "stdev": (0.0, None), "max_batch": (1, None)})
 def gradient_shap(model, inputs, target, *, n_samples: int = 20, stdev: float = 0.0, seed: int = 0,
                   max_batch: int = DEFAULT_MAX_BATCH, references: torch.Tensor | None = None):
@@ -112,8 +114,16 @@ def gradient_shap(model, inputs, target, *, n_samples: int = 20, stdev: float = 
         return by_images(run, inputs.shape[0], max_batch // n_samples)
 
 
-@register("occlusion", description="Occlusion (Zeiler & Fergus 2014; Captum): output drop when a window is replaced",
-          paper="Zeiler, Fergus 2014", passes="number of window positions", path_start=FROM_BASELINE,
+def _occlusion_check(params: dict[str, Any], where: str) -> None:
+    """Captum's Occlusion asserts stride <= window mid-run: refused here, when the settings are validated."""
+    if params["stride"] > params["window"]:
+        raise ParamError(f"{where}.stride: {params['stride']} is larger than window {params['window']}; "
+                         "expected stride <= window (windows would skip inputs)")
+
+
+@register("occlusion", inputs="any", completeness=False, data_bounds={"window": "side", "stride": "side"},
+          description="Occlusion (Zeiler & Fergus 2014; Captum): output drop when a window is replaced",
+          path_start=FROM_BASELINE, check=_occlusion_check,
           bounds={"window": (1, None), "stride": (1, None), "max_batch": (1, None)})
 def occlusion(model, inputs, target, *, window: int = 8, stride: int = 4, baseline: Any = "zero",
               max_batch: int = DEFAULT_MAX_BATCH, data_info: dict | None = None):
@@ -157,6 +167,43 @@ def find_layer(model: nn.Module, name: str | None, where: str = "layer") -> tupl
     return name, model.get_submodule(name)
 
 
+def probe_input(model: nn.Module, data_info: dict[str, Any]) -> torch.Tensor:
+    """One zero input [1, *input_shape] on the model's device and in its dtype (meta for a shapes-only model)."""
+    p = next(iter(model.parameters()), None)
+    device, dtype = (p.device, p.dtype) if p is not None else (torch.device("cpu"), torch.float32)
+    return torch.zeros((1, *data_info["input_shape"]), device=device, dtype=dtype)
+
+
+def layer_fires(model: nn.Module, layer: str | None, data_info: dict[str, Any], where: str = "layer") -> str | None:
+    """Why ``layer`` cannot be hooked on ``model`` (None when its forward hook fires on one dry input).
+
+    ``layer=None`` is Grad-CAM's default (:func:`cam_layer`).  A layer that exists but never runs as a
+    module (a ``torch.export`` program's graph nodes, a TorchScript submodule) fails here, before any work."""
+    try:
+        x = probe_input(model, data_info)
+        name = cam_layer(model, x, where) if layer is None else layer
+        _, module = find_layer(model, name, where)
+        fired: list[bool] = []
+        handle = module.register_forward_hook(lambda *_: fired.append(True))
+        try:
+            with torch.no_grad():
+                model(x)
+        finally:
+            handle.remove()
+    except ParamError as err:
+        return str(err).removeprefix(f"{where}: ")
+    except Exception as err:  # noqa: BLE001 - TorchScript refuses hooks, an exported graph has no such module
+        return f"cannot hook layer '{layer}': {type(err).__name__}: {str(err).strip().splitlines()[0][:160]}"
+    if not fired:
+        return (f"layer '{name}' does not run as a module in the forward pass, so its hook never fires (a "
+                "torch.export or TorchScript model has no hookable submodules); use the eager model")
+    return None
+
+
+def _grad_cam_fits(model: nn.Module, data_info: dict[str, Any], params: dict[str, Any]) -> str | None:
+    return layer_fires(model, params.get("layer"), data_info)
+
+
 _CAM_LAYERS: weakref.WeakKeyDictionary[nn.Module, dict] = weakref.WeakKeyDictionary()
 
 
@@ -194,14 +241,16 @@ def cam_layer(model: nn.Module, inputs: torch.Tensor, where: str = "layer") -> s
     return chosen
 
 
-@register("grad_cam", description="Grad-CAM (Selvaraju et al. 2017; Captum), upsampled to the input and over channels",
-          paper="Selvaraju et al. 2017", passes=1, path_start=None, needs_hooks=True, bounds={"max_batch": (1, None)})
+@register("grad_cam", inputs="image", completeness=False,
+          description="Grad-CAM (Selvaraju et al. 2017; Captum), upsampled to the input and over channels",
+          path_start=None, needs_hooks=True, bounds={"max_batch": (1, None)},
+          fits=_grad_cam_fits)
 def grad_cam(model, inputs, target, *, layer: str | None = None, relu: bool = True,
              max_batch: int = DEFAULT_MAX_BATCH):
     """ReLU(sum_c mean(dF_t/dA_c) A_c) at ``layer``, bilinearly upsampled to H x W; returns (attributions, info).
 
     ``layer`` defaults to the rectified output of the last conv block (:func:`cam_layer`; the
-    Grad-CAM authors' and ``pytorch-grad-cam``'s choice); ``info['settings']['layer']`` names the
+    Grad-CAM authors' and ``pytorch-grad-cam``'s choice); ``info['params']['layer']`` names the
     layer used.  The map is the same for every input channel (expanded, not divided), in the
     units of A times logits per unit of A, without ``pytorch-grad-cam``'s min-max normalisation.
     Images only ([N, C, H, W]).
@@ -222,8 +271,8 @@ def grad_cam(model, inputs, target, *, layer: str | None = None, relu: bool = Tr
     return by_images(run, inputs.shape[0], max_batch), {"settings": {"layer": name}}
 
 
-@register("guided_backprop", description="Guided Backpropagation (Springenberg et al. 2015; Captum)",
-          paper="Springenberg, Dosovitskiy, Brox, Riedmiller 2015", passes=1, path_start=None, needs_hooks=True,
+@register("guided_backprop", inputs="any", completeness=False,
+          description="Guided Backpropagation (Springenberg et al. 2015; Captum)", path_start=None, needs_hooks=True,
           bounds={"max_batch": (1, None)})
 def guided_backprop(model, inputs, target, *, max_batch: int = DEFAULT_MAX_BATCH):
     """Gradient with ReLU backward passes that only let positive gradients through (needs nn.ReLU modules)."""

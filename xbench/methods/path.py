@@ -151,9 +151,9 @@ def warp(alphas: torch.Tensor, weights: torch.Tensor, schedule: str) -> tuple[to
     return (u ** power).to(alphas.dtype), (weights.double() * power * u ** (power - 1)).to(weights.dtype)
 
 
-@register("integrated_gradients",
+@register("integrated_gradients", inputs="any", completeness=True,
           description="Integrated Gradients (Sundararajan et al. 2017), batched images x steps",
-          paper="Sundararajan, Taly, Yan 2017", passes="n_steps", path_start=FROM_BASELINE,
+          path_start=FROM_BASELINE,
           bounds={"n_steps": (1, 100000), "max_batch": (1, None)})
 def integrated_gradients(model, inputs, target, *, n_steps: int = 50, method: Rule = "gausslegendre",
                          baseline: Any = "zero", max_batch: int = DEFAULT_MAX_BATCH,
@@ -176,10 +176,8 @@ def integrated_gradients(model, inputs, target, *, n_steps: int = 50, method: Ru
 
 
 
-@register("split_ig",
+@register("split_ig", inputs="any", completeness=lambda p: p.get("part", "left") == "full",  # Left, Right: parts
           description="Split IG (Miglani et al. 2020): IG split where the logit reaches a ratio r of its change",
-          paper="Miglani, Kokhlikyan, Alsallakh, Martin, Reblitz-Richardson 2020",
-          passes="n_steps forward/backward + 1 forward, shared by the family (share_pass=false: + n_steps forward)",
           path_start=FROM_BASELINE,
           bounds={"ratio": (0.0, 1.0), "n_steps": (1, 100000), "max_batch": (1, None)})
 def split_ig(model, inputs, target, *, ratio: float = 0.9, n_steps: int = 200,
@@ -255,9 +253,9 @@ def _split_ig_shared(model, inputs, target, base, ratio, n_steps, part, max_batc
     return attr, info
 
 
-@register("expected_gradients",
+@register("expected_gradients", inputs="any", completeness=True,
           description="Expected Gradients (Erion et al. 2021): IG averaged over k references and random alphas",
-          paper="Erion, Janizek, Sturmfels, Lundberg, Lee 2021", passes="k", needs="references",
+          needs="references",
           path_start=None,  # a distribution of starts (the references), not one point
           bounds={"k": (1, 128), "max_batch": (1, None)})
 def expected_gradients(model, inputs, target, *, k: int = 1, seed: int = 0, max_batch: int = DEFAULT_MAX_BATCH,

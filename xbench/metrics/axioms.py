@@ -11,7 +11,7 @@ import torch
 from ..batching import DEFAULT_MAX_BATCH, for_chunks, record, replay
 from ..methods.base import attribute, target_outputs
 from .base import Attributor, ChunkRNG, method_attributor, pearson, register_metric
-from .perturbation import pixel_rank
+from .perturbation import as_units, n_units, pixel_rank
 
 
 def completeness_gaps(model, inputs, target, attributions, baseline: torch.Tensor | None = None,
@@ -35,7 +35,7 @@ def completeness(model, inputs, target, attributions, *, baseline: torch.Tensor 
     return completeness_gaps(model, inputs, target, attributions, baseline, eps)[0]
 
 
-register_metric("completeness", completeness_gaps, outputs=("relative_gap", "absolute_gap"),
+register_metric("completeness", completeness_gaps, inputs="any", outputs=("relative_gap", "absolute_gap"),
                 description="Completeness gap |sum A - (F(x) - F(x'))| / |F(x) - F(x')| per sample (0 is exact)",
                 direction="lower", consumes=("attributions", "path_start"),
                 units="relative_gap: unitless; absolute_gap: logits", label="completeness gap")
@@ -65,9 +65,14 @@ def sensitivity_axiom_stats(model, inputs, target, attributions=None, *, method:
     attr_fn = attributor or method_attributor(model, method, method_params)
     base = torch.zeros_like(inputs) if baseline is None else baseline.to(inputs).expand_as(inputs)
     n = inputs.shape[0]
-    h, w = inputs.shape[-2:]
-    ps = max(1, h // 8) if patch_size is None else int(patch_size)
-    pid, n_total = patch_grid(h, w, ps, inputs.device)
+    if inputs.dim() == 4:
+        h, w = inputs.shape[-2:]
+        ps = max(1, h // 8) if patch_size is None else int(patch_size)
+        pid, n_total = patch_grid(h, w, ps, inputs.device)
+    else:  # tabular: a "patch" is a run of ``patch_size`` consecutive features (default one feature)
+        ps = 1 if patch_size is None else int(patch_size)
+        pid = torch.arange(inputs[0].numel(), device=inputs.device).view(inputs.shape[1:]) // ps
+        n_total = int(pid.max()) + 1
     m = n_total if n_patches is None else min(int(n_patches), n_total)
     chosen = ChunkRNG(seed, inputs.device).rand((n, n_total)).argsort(dim=1)[:, :m]  # m distinct patches per image
     f_base = target_outputs(model, base, target)
@@ -77,7 +82,8 @@ def sensitivity_axiom_stats(model, inputs, target, attributions=None, *, method:
     def chunk(start: int, stop: int) -> None:
         idx = torch.arange(start, stop, device=inputs.device)
         img, j = idx // m, idx % m
-        inside = (pid[None] == chosen[img, j].view(-1, 1, 1)).unsqueeze(1)  # [B, 1, H, W]
+        inside = pid[None] == chosen[img, j].view(-1, *(1,) * pid.dim())
+        inside = inside.unsqueeze(1) if inputs.dim() == 4 else inside  # [B, 1, H, W] or [B, *F]
         x = torch.where(inside, inputs[img], base[img])  # differs from x' in one patch only
         f = target_outputs(model, x, target[img])
         a = attr_fn(x, target[img]).detach().abs()
@@ -98,7 +104,8 @@ def sensitivity_axiom(model, inputs, target, attributions=None, *, method: str =
                       output_tol: float = 1e-6, seed: int = 0, max_batch: int = DEFAULT_MAX_BATCH) -> torch.Tensor:
     """Sensitivity(a): share of one-patch inputs whose patch gets non-zero attribution, per sample [N].
 
-    For ``n_patches`` random square patches (``patch_size`` px, default H // 8; None = all patches)
+    For ``n_patches`` random square patches (``patch_size`` px, default H // 8; None = all patches;
+    on tabular inputs runs of ``patch_size`` features, default 1)
     the input x_p equals the baseline x' (default zeros) except on the patch.  Where
     |F(x_p) - F(x')| > ``output_tol`` (target logit), the method's attribution *of x_p* must be
     non-zero on the patch: max |A| there > 0 and > ``rtol`` * max |A| over the image.  1 = the axiom
@@ -109,7 +116,7 @@ def sensitivity_axiom(model, inputs, target, attributions=None, *, method: str =
                                    output_tol=output_tol, seed=seed, max_batch=max_batch)["share"]
 
 
-register_metric("sensitivity_axiom", sensitivity_axiom_stats,
+register_metric("sensitivity_axiom", sensitivity_axiom_stats, inputs="any", data_bounds={"patch_size": "side"},
                 outputs={"share": "sample", "cases": "sample", "patch_size": "setting"},
                 bounds={"patch_size": (1, None), "n_patches": (1, None), "rtol": (0.0, None),
                         "output_tol": (0.0, None), "max_batch": (1, None)},
@@ -135,15 +142,14 @@ def sensitivity_n(model, inputs, target, attributions, *, ns: list[int] | None =
                   return_curves: bool = False):
     """Sensitivity-n: Pearson correlation per sample and subset size, shape [N, len(ns)].
 
-    Features are pixels (attributions summed over channels).  For each n, ``n_subsets`` random
-    pixel subsets S of size n are set to the baseline (default zeros); the correlation is taken
+    Features are pixels (attributions summed over channels), or a tabular input's features.  For each
+    n, ``n_subsets`` random subsets S of n features are set to the baseline (default zeros); the correlation is taken
     between sum_{i in S} A_i and F(x) - F(x with S removed) (target logit) over the subsets.
     nan where either side is constant (e.g. all-zero attributions).  ``ns`` defaults to
     :func:`default_ns`.  With ``return_curves`` also ``ns`` as a tensor [K] and the same [N, K] values.
     """
     n = inputs.shape[0]
-    h, w = inputs.shape[-2:]
-    n_pix = h * w
+    n_pix = n_units(inputs)
     ns = default_ns(n_pix) if ns is None else [int(v) for v in ns]
     if any(v < 1 or v > n_pix for v in ns):
         raise ValueError(f"ns: subset sizes must be in [1, {n_pix}], got {ns}")
@@ -162,7 +168,7 @@ def sensitivity_n(model, inputs, target, attributions, *, ns: list[int] | None =
         ki, j = rest // m, rest % m
         with rng.chunk():
             removed = pixel_rank(rng.rand((len(idx), n_pix), inputs.dtype)) < sizes[ki][:, None]  # [B, HW]
-            x = torch.where(removed.view(-1, 1, h, w), base[img], inputs[img])
+            x = torch.where(as_units(removed, inputs), base[img], inputs[img])
             f = target_outputs(model, x, target[img])
         sums[img, ki, j] = (a_pix[img] * removed).sum(1)
         drops[img, ki, j] = f_x[img] - f
@@ -175,10 +181,11 @@ def sensitivity_n(model, inputs, target, attributions, *, ns: list[int] | None =
 def _resolved_ns(ctx, params) -> dict[str, list[int]]:
     """The subset sizes used (``ns``, default :func:`default_ns` of the batch's pixel count), recorded."""
     ns = params.get("ns")
-    return {"ns": list(ns) if ns is not None else default_ns(ctx.inputs.shape[-2] * ctx.inputs.shape[-1])}
+    return {"ns": list(ns) if ns is not None else default_ns(n_units(ctx.inputs))}
 
 
 register_metric("sensitivity_n", sensitivity_n, curve="correlation", x_stat="n={x}", settings=_resolved_ns,
+                inputs="any", data_bounds={"ns": "units"},
                 bounds={"n_subsets": (2, None), "max_batch": (1, None)},
                 description="Sensitivity-n (Ancona 2018): correlation of subset attribution sums with the output "
                             "drop when the subset is set to the baseline, per n (1 = perfect)",
@@ -231,7 +238,8 @@ def ig_distance(model, inputs, target, attributions, *, n_steps: int = 128, eps:
                              max_batch=max_batch)["distance"]
 
 
-register_metric("ig_distance", ig_distance_stats, outputs={"distance": "sample", "batch_ratio_of_means": "batch"},
+register_metric("ig_distance", ig_distance_stats, inputs="any",
+                outputs={"distance": "sample", "batch_ratio_of_means": "batch"},
                 bounds={"n_steps": (1, None), "eps": (0.0, None), "max_batch": (1, None)},
                 description="Paper A §4.1: mean|A - IG_128 Gauss-Legendre| / mean|IG| (0 = equals IG)",
                 direction="lower", consumes=("attributions",), units="unitless (mean |A - IG| / mean |IG|)",

@@ -22,7 +22,7 @@ import torch
 
 from ..batching import for_chunks
 from ..methods.base import attribute
-from ..registry import Registry
+from ..registry import Registry, declare_fit
 
 CONSUMES = ("attributions", "method", "path_start", "labels", "masks", "references", "data_info")
 """What a metric can take from a cell: the attributions, the method to re-run on new inputs, the
@@ -42,8 +42,10 @@ def _metric_contract(name: str, fn: Callable, specs: dict, meta: dict[str, Any])
 
     Required: ``consumes`` (a subset of :data:`CONSUMES`), ``direction`` (``higher``/``lower`` is
     better, or ``per_stat`` with a ``directions`` mapping stat -> direction), ``units`` and ``label``
-    (the axis label of its values).  Optional: ``x_label`` (the x axis of its curves, with
-    ``x_scale`` to multiply x by for display).  ``needs_attributions`` is derived from ``consumes``.
+    (the axis label of its values), and ``inputs`` (the data kinds it works on, see
+    :func:`xbench.registry.declare_fit`, with the optional ``fits`` check).  Optional: ``x_label`` (the x
+    axis of its curves, with ``x_scale`` to multiply x by for display).  ``needs_attributions`` is derived
+    from ``consumes``.
     """
     missing = [k for k in ("consumes", "direction", "units", "label") if k not in meta]
     if missing:
@@ -53,6 +55,7 @@ def _metric_contract(name: str, fn: Callable, specs: dict, meta: dict[str, Any])
     if unknown:
         raise ValueError(f"metric '{name}': consumes {sorted(unknown)}; allowed: {', '.join(CONSUMES)}")
     meta["consumes"] = consumes
+    declare_fit("metric", name, fn, meta)
     if meta["direction"] not in DIRECTIONS:
         raise ValueError(f"metric '{name}': direction {meta['direction']!r}; allowed: {', '.join(DIRECTIONS)}")
     if meta["direction"] == "per_stat" and not meta.get("directions"):
@@ -165,6 +168,7 @@ def metric_cell(name: str, fn: Callable, *, stat: str | None = None, curve: str 
                 out.values[key] = v
         return out
 
+    cell.__module__ = getattr(fn, "__module__", cell.__module__)  # where the metric is defined (built-in or not)
     return cell
 
 
@@ -207,7 +211,6 @@ class CellContext:
     baseline: torch.Tensor
     labels: torch.Tensor | None = None
     masks: torch.Tensor | None = None
-    method_info: dict[str, Any] = field(default_factory=dict)
     data_info: dict[str, Any] = field(default_factory=dict)
     references: torch.Tensor | None = None
     seed: int = 0

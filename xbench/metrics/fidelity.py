@@ -52,7 +52,7 @@ def infidelity(model, inputs, target, attributions, *, noise_std: float = 0.1, n
     return ((beta[:, None] * dots - drops) ** 2).mean(1)
 
 
-register_metric("infidelity", infidelity, hidden=("perturb_func",),
+register_metric("infidelity", infidelity, inputs="any", hidden=("perturb_func",),
                 bounds={"noise_std": (0.0, None), "n_samples": (1, None), "max_batch": (1, None)},
                 description="Infidelity (Yeh 2019): mean (beta I^T A - (F(x) - F(x - I)))^2 over Gaussian "
                             "perturbations (lower is better)",

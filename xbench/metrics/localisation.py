@@ -41,7 +41,7 @@ def localisation(model, inputs, target, attributions, *, masks: torch.Tensor | N
     return {"mass_in_mask": mass, "pointing_game": (best_in > best_out).to(a.dtype)}
 
 
-register_metric("localisation", localisation,
+register_metric("localisation", localisation, inputs="image",
                 description="Share of positive attribution mass inside the ground-truth mask and the pointing game "
                             "(higher is better; needs masks)",
                 direction="higher", consumes=("attributions", "masks"), units="share (0-1) / hit (0 or 1)",

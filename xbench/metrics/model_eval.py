@@ -84,11 +84,12 @@ def _truth_setting(ctx, params) -> dict[str, str]:
     return {"truth": "target" if ctx.labels is None else "labels"}
 
 
-register_metric("accuracy", accuracy, settings=_truth_setting, bounds={"topk": (1, None), "max_batch": (1, None)},
+register_metric("accuracy", accuracy, inputs="any",
+                settings=_truth_setting, bounds={"topk": (1, None), "max_batch": (1, None)},
                 description="Top-1 and top-k accuracy of the model on the labels (0/1 per sample)",
                 needs_attributions=False, direction="higher", consumes=("labels",), units="share correct (0-1)",
                 label="accuracy")
-register_metric("contrast", contrast, settings=_truth_setting, bounds={"max_batch": (1, None)},
+register_metric("contrast", contrast, inputs="any", settings=_truth_setting, bounds={"max_batch": (1, None)},
                 description="Paper A §4.4: top-1 accuracy for inputs scaled by a = 1.0 ... 0.1 (X-DNNs are invariant)",
                 needs_attributions=False, direction="higher", consumes=("labels",), units="share correct (0-1)",
                 label="top-1 accuracy", x_label="contrast factor a", x_scale=1,

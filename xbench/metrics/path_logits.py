@@ -58,7 +58,8 @@ def logit_path_stats(model, inputs, target, attributions=None, *, n_points: int 
 
 
 # consumes nothing: the path always starts at zeros, whatever the unit's method (paper B's picture)
-register_metric("logit_path", logit_path_stats, curve="normalised_logit", outputs={"ratio": "setting"}, consumes=(),
+register_metric("logit_path", logit_path_stats, inputs="any", curve="normalised_logit",
+                outputs={"ratio": "setting"}, consumes=(),
                 direction="none", units="alpha in [0, 1]; logits", label="normalised target logit",
                 x_label="alpha along the path",
                 stat_labels={"alpha_half": "alpha where the logit reaches half its change",

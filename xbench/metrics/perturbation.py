@@ -2,7 +2,9 @@
 keep/remove masks (paper A §4.2) and the area between perturbation curves (paper B).
 
 Pixels are ranked by channel-summed attribution (descending; ties broken by pixel index, a
-stable sort).  Every (image, curve step) pair is one work item; chunks of items are built on the
+stable sort).  On tabular inputs [N, F] the units ranked and switched are the features (one
+feature per step by default); blurred substrates are images only and are refused there before
+any work.  Every (image, curve step) pair is one work item; chunks of items are built on the
 device from the rank tensor and evaluated in one forward pass each (:mod:`xbench.batching`).
 """
 
@@ -31,9 +33,27 @@ def pixel_rank(attributions: torch.Tensor) -> torch.Tensor:
     return rank
 
 
+def unit_shape(inputs: torch.Tensor) -> tuple[int, ...]:
+    """The shape of the units one input is ranked and switched over: (H, W) pixels of an image batch
+    [N, C, H, W] (shared by the channels), the features of any other batch [N, *F]."""
+    return tuple(inputs.shape[-2:]) if inputs.dim() == 4 else tuple(inputs.shape[1:])
+
+
+def n_units(inputs: torch.Tensor) -> int:
+    """Pixels per image (H x W) or features per tabular input."""
+    return math.prod(unit_shape(inputs))
+
+
+def as_units(flat: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
+    """A per-unit tensor [B, units] shaped to broadcast over inputs like ``inputs``: [B, 1, H, W] or [B, *F]."""
+    shape = unit_shape(inputs)
+    return flat.view(flat.shape[0], 1, *shape) if inputs.dim() == 4 else flat.view(flat.shape[0], *shape)
+
+
 def default_steps(inputs: torch.Tensor) -> int:
-    """One image row of pixels per step: 224 steps of 224 pixels at 224 x 224, as in RISE."""
-    return int(inputs.shape[-2])
+    """One image row of pixels per step (224 steps of 224 pixels at 224 x 224, as in RISE); one feature
+    per step on tabular inputs."""
+    return int(inputs.shape[-2]) if inputs.dim() == 4 else n_units(inputs)
 
 
 def select_output(out: torch.Tensor, target: torch.Tensor, output: str,
@@ -65,15 +85,14 @@ def masked_scores(model, inputs: torch.Tensor, target: torch.Tensor, rank: torch
     counts = counts.to(inputs.device)
     counts = counts.expand(n, -1) if counts.dim() == 1 else counts
     t = counts.shape[1]
-    # a feature is a pixel of an image [N, C, H, W] (all channels switch together) or a column of a table [N, F]
-    rank = rank.view((n, 1) + tuple(inputs.shape[-2:])) if inputs.dim() == 4 else rank.view(inputs.shape)
-    ones = (1,) * (inputs.dim() - 1)
+    rank = as_units(rank, inputs)
+    ones = (1,) * (rank.dim() - 1)
     scores = torch.empty((n, t), dtype=inputs.dtype, device=inputs.device)
 
     def chunk(start: int, stop: int) -> None:
         idx = torch.arange(start, stop, device=inputs.device)
         img, k = idx // t, idx % t
-        top = rank[img] < counts[img, k].view(-1, *ones)  # [B, 1, H, W] or [B, F]: the switched features
+        top = rank[img] < counts[img, k].view(-1, *ones)  # [B, 1, H, W] or [B, F]: the switched units
         x = torch.where(top, inputs[img], substrate[img]) if keep_top else torch.where(top, substrate[img], inputs[img])
         with forward_only():  # inference_mode when speed.inference_mode is on
             out = model(x)
@@ -94,7 +113,7 @@ def perturbation_curves(model, inputs, target, attributions, *, mode: Literal["d
     ceil(HW / ceil(HW / steps)) + 1, which is ``steps + 1`` when ``steps`` divides HW.  Point 0 is the
     clean (deletion) or fully substituted (insertion) image.  Scores: target softmax probability or logit.
     """
-    n_pix = inputs.shape[-2] * inputs.shape[-1]
+    n_pix = n_units(inputs)
     per_step = math.ceil(n_pix / steps)
     counts = torch.clamp(torch.arange(math.ceil(n_pix / per_step) + 1, device=inputs.device) * per_step, max=n_pix)
     scores = masked_scores(model, inputs, target, pixel_rank(attributions), counts, substrate,
@@ -137,6 +156,16 @@ def insertion(model, inputs, target, attributions, *, steps: int | None = None,
 
 
 _BOUNDS = {"steps": (1, None), "blur_kernel": (1, None), "blur_sigma": (0.0, None), "max_batch": (1, None)}
+IMAGE_SUBSTRATES = ("blur", "rise_blur", "image_mean")
+
+
+def substrate_fits(model, data_info: dict, params: dict) -> str | None:
+    """Blurred and image-mean substrates are defined on images: on other data they are refused before any work."""
+    sub, kind = params.get("substrate"), (data_info or {}).get("kind")
+    if kind not in (None, "image") and sub in IMAGE_SUBSTRATES:
+        return (f"substrate {sub!r} is defined on images and the data is {kind}; "
+                "use substrate: zero or uniform")
+    return None
 
 
 def _resolved_steps(ctx, params) -> dict[str, int]:
@@ -145,10 +174,12 @@ def _resolved_steps(ctx, params) -> dict[str, int]:
 
 
 register_metric("deletion", deletion, stat="auc", curve="curve", settings=_resolved_steps, bounds=_BOUNDS,
+                inputs="any", fits=substrate_fits, data_bounds={"steps": "units"},
                 description="RISE deletion: target probability as top pixels are removed; AUC (lower is better)",
                 direction="lower", consumes=("attributions",), units="target probability (or logit) x fraction",
                 label="target probability (softmax)", x_label="pixels removed (%)", x_scale=100)
 register_metric("insertion", insertion, stat="auc", curve="curve", settings=_resolved_steps, bounds=_BOUNDS,
+                inputs="any", fits=substrate_fits, data_bounds={"steps": "units"},
                 description="RISE insertion: target probability as top pixels are inserted into a blurred image; "
                             "AUC (higher is better)",
                 direction="higher", consumes=("attributions",), units="target probability (or logit) x fraction",
@@ -219,7 +250,7 @@ def _keep_remove_settings(ctx, params) -> dict:
             "accuracy_against": "target" if ctx.labels is None else "labels"}
 
 
-register_metric("keep_remove", keep_remove, settings=_keep_remove_settings,
+register_metric("keep_remove", keep_remove, settings=_keep_remove_settings, inputs="image",  # a blurred substrate
                 bounds={"blur_kernel": (1, None), "blur_sigma": (0.0, None), "max_batch": (1, None)},
                 description="Paper A §4.2 keep/remove positive/negative/absolute masks over a blurred substrate; "
                             "trapezoid AUCs KPM, KNM, KAM, RPM, RNM, RAM",
@@ -244,7 +275,9 @@ def abpc(model, inputs, target, attributions, *, fractions: list[float] | None =
          return_curves: bool = False):
     """Paper B's area between perturbation curves per sample, shape [N] (higher is better).
 
-    For each fraction t (default 0.1, ..., 0.9) k = round(t HW) pixels, ranked by channel-summed
+    For each fraction t (default 0.1, ..., 0.9) k = round(t HW) pixels (rounded half to even, as
+    Python's and NumPy's round; not floor, which removes one pixel fewer where t HW has a fraction
+    >= 0.5 and moves the score by up to ~1e-3 on a 224-px image), ranked by channel-summed
     attribution, are replaced by the substrate (default zero = the zero baseline x'): the lowest k
     give f_L, the top k give f_T.  n(f) = clip((f - F(x')) / (F(x) - F(x')), 0, 1) with F the target
     logit; score = sum_t max(n(f_L) - n(f_T), 0) / ``divisor`` (10 in the paper, for 9 points).
@@ -253,7 +286,7 @@ def abpc(model, inputs, target, attributions, *, fractions: list[float] | None =
     """
     fractions = list(ABPC_FRACTIONS if fractions is None else fractions)
     sub = make_substrate(inputs, substrate, blur_kernel=blur_kernel, blur_sigma=blur_sigma, seed=seed)
-    n_pix = inputs.shape[-2] * inputs.shape[-1]
+    n_pix = n_units(inputs)
     k = torch.round(torch.tensor(fractions, dtype=torch.float64, device=inputs.device) * n_pix).long()
     rank = pixel_rank(attributions)
     full = torch.tensor([n_pix], device=inputs.device)
@@ -281,7 +314,7 @@ def _abpc_fractions(ctx, params) -> dict[str, list[float]]:
     return {"fractions": list(ABPC_FRACTIONS if params.get("fractions") is None else params["fractions"])}
 
 
-register_metric("abpc", abpc, stat="abpc", settings=_abpc_fractions,
+register_metric("abpc", abpc, stat="abpc", settings=_abpc_fractions, inputs="any", fits=substrate_fits,
                 bounds={"divisor": (0.0, None), "blur_kernel": (1, None), "blur_sigma": (0.0, None),
                         "max_batch": (1, None)},
                 description="Paper B's area between perturbation curves (lowest vs top pixels removed), "

@@ -116,12 +116,14 @@ def avg_sensitivity(model, inputs, target, attributions=None, *, method: str = "
 _BOUNDS = {"radius": (0.0, None), "n_samples": (1, None), "max_batch": (1, None)}
 
 
-register_metric("max_sensitivity", max_sensitivity, stat="sensitivity", bounds=_BOUNDS, hidden=("perturb_func",),
+register_metric("max_sensitivity", max_sensitivity, inputs="any",
+                stat="sensitivity", bounds=_BOUNDS, hidden=("perturb_func",),
                 description="Max-sensitivity (Yeh 2019): max ||A(x+e) - A(x)|| / ||A(x)|| over uniform L-inf noise "
                             "(attributions recomputed; lower is better)",
                 direction="lower", consumes=("attributions", "method"), units="unitless (norm ratio)",
                 label="max-sensitivity")
-register_metric("avg_sensitivity", avg_sensitivity, stat="sensitivity", bounds=_BOUNDS, hidden=("perturb_func",),
+register_metric("avg_sensitivity", avg_sensitivity, inputs="any", stat="sensitivity",
+                bounds=_BOUNDS, hidden=("perturb_func",),
                 description="Avg-sensitivity (Yeh 2019): mean ||A(x+e) - A(x)|| / ||A(x)|| over uniform L-inf noise "
                             "(attributions recomputed; lower is better)",
                 direction="lower", consumes=("attributions", "method"), units="unitless (norm ratio)",

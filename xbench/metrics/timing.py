@@ -58,7 +58,7 @@ def timing(model, inputs, target, attributions=None, *, method: str = "saliency"
     return out
 
 
-register_metric("timing", timing, first_batches=1,
+register_metric("timing", timing, inputs="any", first_batches=1,
                 outputs={"seconds_per_image": "batch", "limit_seconds_per_image": "batch", "ratio_to_limit": "batch",
                          "peak_memory_mib": "batch"},
                 bounds={"repeats": (1, None), "warmup": (0, None)},

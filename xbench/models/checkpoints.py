@@ -9,8 +9,15 @@ import torch
 from torch import nn
 
 from ..errors import DataNotFoundError
+from ..provenance import record_weights
 
 _STATE_KEYS = ("state_dict", "model", "model_state_dict")
+CHECKPOINT_SUFFIXES = (".pt", ".pth", ".tar", ".ckpt", ".bin")
+
+
+def is_checkpoint_path(weights: str) -> bool:
+    """True when ``weights`` names a file rather than weights the factory knows by name."""
+    return "/" in weights or "\\" in weights or weights.startswith("~") or weights.endswith(CHECKPOINT_SUFFIXES)
 
 
 def _read(path: str | Path) -> tuple[Path, Any]:
@@ -33,6 +40,7 @@ def load_state_dict_file(path: str | Path) -> dict[str, torch.Tensor]:
     """Return the state dict in ``path``: a plain state dict, or a dict with ``state_dict`` or ``model``
     (the authors' ``*_model_best.pth.tar`` layout), with a DataParallel ``module.`` prefix stripped."""
     p, obj = _read(path)
+    record_weights(p, "checkpoint", str(path))
     for key in _STATE_KEYS:
         if isinstance(obj, dict) and key in obj and isinstance(obj[key], dict):
             obj = obj[key]

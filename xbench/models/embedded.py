@@ -1,4 +1,9 @@
-"""Models for the embedded (offline) datasets: trained on first use, cached by config hash."""
+"""Models for the embedded (offline) datasets: trained on first use, cached by config hash.
+
+Training is reproducible: on the CPU (whatever device the run uses) with one thread and deterministic
+kernels (:func:`xbench.models.training.reproducible`), so the same config gives the same weights, bit for
+bit, on any core count, and the cache (keyed by config, not by machine) never mixes two trainings.
+"""
 
 from __future__ import annotations
 
@@ -11,33 +16,41 @@ import torch
 from torch import nn
 
 from ..cache import atomic_torch_save, cache_dir, config_key
+from ..provenance import record_weights
 from ..rundir import atomic_write_text
 from .checkpoints import load_weights
-from .training import TrainRecipe, accuracy, train_classifier
+from .training import TrainRecipe, accuracy, reproducible, train_classifier
 
 log = logging.getLogger(__name__)
 
+REPRODUCIBLE = "cpu1det"
+"""Part of every cache key: training on the CPU, one thread, deterministic kernels (see the module docstring)."""
+
 
 def trained_or_cached(name: str, build: Callable[[], nn.Module], config: dict[str, Any],
-                      train_fn: Callable[[nn.Module], dict], device: str | torch.device = "cpu",
-                      progress: bool = False) -> nn.Module:
+                      train_fn: Callable[[nn.Module], dict]) -> nn.Module:
     """Load ``name`` with ``config`` from the cache, or build, train (``train_fn(model)``) and cache it.
 
-    The cache file is keyed by a hash of ``config``; a sidecar JSON records config and accuracy.
+    The cache file is keyed by a hash of ``config``; a sidecar JSON records config and accuracy.  ``train_fn``
+    runs inside :func:`~xbench.models.training.reproducible`: one thread, deterministic kernels.
     """
-    key = config_key({"name": name, **config})
+    # "training": models cached before training was made reproducible are not picked up again
+    key = config_key({"name": name, "training": REPRODUCIBLE, **config})
     path = cache_dir() / "models" / f"{name}-{key}.pt"
     model = build()
     if path.exists():
         state = torch.load(path, map_location="cpu", weights_only=True)
         model.load_state_dict(state)
+        record_weights(path, "cache", path.name)
         return model.eval()
     log.info("training %s (config %s); cached at %s", name, key, path)
-    meta = train_fn(model)
+    with reproducible():
+        meta = train_fn(model)
     model.cpu()
     atomic_torch_save(model.state_dict(), path)
     atomic_write_text(path.with_suffix(".json"), json.dumps({"name": name, "config": config, **meta}, indent=1,
                                                             default=str))
+    record_weights(path, "trained", path.name)
     return model.eval()
 
 
@@ -46,8 +59,10 @@ def embedded_model(name: str, build: Callable[[], nn.Module], *, weights: str | 
                    device: str | torch.device = "cpu", progress: bool = False) -> nn.Module:
     """The factory body shared by the embedded models.
 
-    ``weights``: ``"trained"`` (train on ``data`` with ``recipe`` or load from the cache), None
-    (random init, seeded) or a checkpoint path.  Returns the model (not yet in eval mode).
+    ``weights``: ``"trained"`` (train on ``data`` with ``recipe`` on the CPU, or load from the cache), None
+    (random init, seeded) or a checkpoint path.  Returns the model on the CPU (not yet in eval mode);
+    ``device`` is accepted for the factories' common signature and not used: training on a GPU would give
+    other weights under the same cache key.
     """
     if weights is None:
         return build()
@@ -58,9 +73,9 @@ def embedded_model(name: str, build: Callable[[], nn.Module], *, weights: str | 
     def train(model: nn.Module) -> dict:
         train_ds = create_data(data, "train", **data_params).dataset
         test_ds = create_data(data, "test", **data_params).dataset
-        hist = train_classifier(model, train_ds, test_ds, recipe, device=device, progress=progress,
+        hist = train_classifier(model, train_ds, test_ds, recipe, device="cpu", progress=progress,
                                 desc=f"training {name}{' (x)' if x else ''}")
-        return {"history": hist, "test_accuracy": accuracy(model, test_ds, device=device)}
+        return {"history": hist, "test_accuracy": accuracy(model, test_ds)}
 
     full = {"x": x, "data": data, "data_params": data_params, "recipe": recipe.__dict__, **config}
-    return trained_or_cached(name, build, full, train, device=device, progress=progress)
+    return trained_or_cached(name, build, full, train)

@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from ..errors import DataNotFoundError, ParamError
+from ..provenance import record_weights
 from .base import MODELS
 from .checkpoints import load_into, load_state_dict_file
 from .fixup import fixup_resnet50_net
@@ -76,6 +77,7 @@ def torchvision_state_dict(arch: str, weights: str, progress: bool = False) -> d
                 f"machine is offline; copy {filename} (from {w.url}) there, or give weights: /path/to/file.pth")
         log.info("downloading %s %s to %s", arch, w.name, path)
         torch.hub.load_state_dict_from_url(w.url, progress=progress, check_hash=True)
+    record_weights(path, "torch hub", filename)
     return torch.load(path, map_location="cpu", weights_only=True)
 
 

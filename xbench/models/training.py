@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
@@ -24,6 +26,28 @@ class TrainRecipe:
     seed: int = 0
     warmup_epochs: int = 0
     """Linear learning-rate warm-up before the cosine decay (deep nets without BatchNorm start more stably)."""
+
+
+@contextmanager
+def reproducible() -> Iterator[None]:
+    """Inside: one intra-op CPU thread and PyTorch's deterministic algorithms; the caller's settings after.
+
+    A float sum's value depends on its order, and a multi-threaded matmul/convolution splits its sums by
+    the thread count, so a model trained with 2 threads differs bit-wise from one trained with 1 (and
+    every attribution computed on it after).  One thread fixes the order on any core count; the
+    deterministic switch refuses the few kernels whose order is not fixed even then.  Costs little for
+    the embedded models (they train in seconds) and on a shared CPU is often faster than several threads.
+    """
+    threads = torch.get_num_threads()
+    deterministic = torch.are_deterministic_algorithms_enabled()
+    warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
+    torch.set_num_threads(1)
+    torch.use_deterministic_algorithms(True)
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(deterministic, warn_only=warn_only)
+        torch.set_num_threads(threads)
 
 
 @torch.no_grad()

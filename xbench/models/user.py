@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from ..errors import ParamError
+from ..provenance import record_weights
 from .base import MODELS
 from .checkpoints import load_weights
 
@@ -81,11 +82,26 @@ class Exported(nn.Module):
         return self.program(x)
 
 
+def unhookable(model: nn.Module) -> str | None:
+    """Why forward/backward hooks on ``model``'s modules would not see its computation (None when they would).
+
+    A TorchScript module refuses Python hooks; a ``torch.export`` program runs its graph as functions, so
+    it has no ``nn.ReLU`` (or other layer) modules for DeepLift, Guided Backprop or a layer method to hook:
+    those methods would silently fall back to plain gradients."""
+    for m in model.modules():
+        if isinstance(m, torch.jit.ScriptModule):
+            return "it is a TorchScript model, whose modules cannot be hooked"
+        if isinstance(m, (Exported, torch.fx.GraphModule)):
+            return "it is a torch.export program, whose layers run as graph functions, not hookable modules"
+    return None
+
+
 def load_archive(path: str | Path) -> nn.Module:
     """A TorchScript archive (``torch.jit.save``) or a ``torch.export`` program (``torch.export.save``), on CPU."""
     p = Path(path).expanduser()
     if not p.is_file():
         raise ParamError(f"path: model file '{path}' does not exist")
+    record_weights(p, "model file", str(path))
     names: list[str] = []
     try:
         with zipfile.ZipFile(p) as zf:
@@ -181,15 +197,3 @@ def dry_forward(model: nn.Module, input_shape: tuple[int, ...], num_classes: int
     if num_classes is not None and out.shape[1] != num_classes:
         raise ParamError(f"{where}.num_classes: the model outputs {out.shape[1]} classes, not {num_classes}")
     return int(out.shape[1])
-
-
-def user_model_settings(params: dict[str, Any]) -> dict[str, Any]:
-    """The settings a result row records for a user model: the file's SHA-256 besides the path."""
-    import hashlib
-
-    out = dict(params)
-    for key in ("path", "weights"):
-        v = params.get(key)
-        if isinstance(v, str) and Path(v).expanduser().is_file():
-            out[f"{key}_sha256"] = hashlib.sha256(Path(v).expanduser().read_bytes()).hexdigest()
-    return out

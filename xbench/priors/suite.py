@@ -74,7 +74,6 @@ METHOD_FIELDS = _fields(
     ParamSpec("k", 1, (int,), low=1, high=MAX_K, doc="Expected Gradients references (expected_gradients only)"),
     ParamSpec("lambdas", None, **_LAMBDA, doc="prior strengths (default: the protocol's)"),
 )
-PROTOCOL_DEFAULTS: dict[str, Any] = {k: s.default for k, s in PROTOCOL_FIELDS.items()}
 TIMING_DEFAULTS: dict[str, Any] = {k: s.default for k, s in TIMING_FIELDS.items()}
 EVALUATION_DEFAULTS: dict[str, Any] = {k: s.default for k, s in EVALUATION_FIELDS.items()}
 TOP_KEYS = (*TOP_FIELDS, "data", "model", "prior", "protocol", "methods", "k_sweep", "timing", "evaluation")

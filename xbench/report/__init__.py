@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 
 from ..results import atomic_write_text, read_results
+from ..verdict import make_verdict
+from .meta import legend
 from .paper import paper_tables
 from .plots import contrast_plot, curve_plots, distribution_plots, heatmap_grids, saturation_plots, timing_plot
 from .sanity import sanity_tables
@@ -42,12 +44,16 @@ def make_report(run_dir: str | Path) -> str:
     atomic_write_text(run_dir / "summary.csv", summary.to_csv(index=False, float_format="%.9g"))
     disp = summary_display(summary)
     md = markdown_table(disp)
+    key = legend(list(summary.get("metric_name", [])))
     atomic_write_text(run_dir / "summary.md", f"# Summary: {title}\n\nMean ± 95% CI (Student t) over "
-                      "samples (per-batch stats: over batches).\n\n" + md + "\n" + _sanity_section(df))
+                      "samples (per-batch stats: over batches).\n\n" + md + "\n" + _sanity_section(df)
+                      + "\n## Metrics\n\n" + markdown_table(key) + "\n")
     atomic_write_text(run_dir / "tables" / "summary.tex", latex_table(disp) + "\n")
     lines = [f"# {title}", "", "Read in this order:", "", "1. [summary.md](summary.md): every model x method x "
-             "metric, mean ± 95% CI ([CSV](summary.csv), [LaTeX](tables/summary.tex))"]
-    i = 1
+             "metric, mean ± 95% CI ([CSV](summary.csv), [LaTeX](tables/summary.tex))",
+             "2. [verdict.md](verdict.md): each method against `random` (corrected paired tests), rank aggregation "
+             "and metric agreement ([CSV](verdict.csv))"]
+    i = 2
     built = {**paper_tables(df), **saturation_tables(run_dir, df), **sanity_tables(df)}
     for key, (heading, table, note) in built.items():
         cols = [str(c) for c in table.columns]
@@ -66,9 +72,10 @@ def make_report(run_dir: str | Path) -> str:
         i += 1
         lines.append(f"{i}. [{p.stem}](plots/{p.name})")
         lines.append(f"   ![{p.stem}](plots/{p.name})")
+    verdict = make_verdict(run_dir, df)  # verdict.csv/.md/.png, from the same rows
     lines += ["", "Raw rows: [results.csv](results.csv); settings: [manifest.json](manifest.json)."]
     atomic_write_text(run_dir / "index.md", "\n".join(lines) + "\n")
-    return text_table(disp)
+    return text_table(disp) + "\n\n" + verdict
 
 
 __all__ += ["latex_table", "markdown_table", "summary_display", "text_table"]

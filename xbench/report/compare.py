@@ -9,6 +9,7 @@ since then the runs do not measure the same thing.
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -51,8 +52,32 @@ def welch_interval(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
     return diff, t_quantile(dof) * math.sqrt(se2)
 
 
-def compare_frames(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
-    """One row per cell of either run (per-sample and per-batch stats; curve points are covered by their AUCs)."""
+# data fields that do not change which samples are evaluated, or how
+_DATA_LOGISTICS = ("batch_size", "num_workers", "root")
+
+
+def data_differences(run_a: str | Path, run_b: str | Path) -> list[str]:
+    """``field: a -> b`` for every data setting that differs between two runs' manifests (which samples, from which
+    split, subset, seed, target, dataset parameters); empty when they match or a manifest is missing."""
+    sides = []
+    for run in (run_a, run_b):
+        path = Path(run) / "manifest.json"
+        if not path.is_file():
+            return []
+        suite = json.loads(path.read_text()).get("suite", {})
+        data = {k: v for k, v in suite.get("data", {}).items() if k not in _DATA_LOGISTICS}
+        sides.append({**{f"data.{k}": v for k, v in data.items()}, "seed": suite.get("seed")})
+    a, b = sides
+    return [f"{k}: {json.dumps(a.get(k))} -> {json.dumps(b.get(k))}" for k in sorted(set(a) | set(b))
+            if a.get(k) != b.get(k)]
+
+
+def compare_frames(a: pd.DataFrame, b: pd.DataFrame, data_changed: bool = False) -> pd.DataFrame:
+    """One row per cell of either run (per-sample and per-batch stats; curve points are covered by their AUCs).
+
+    ``settings_changed`` is set where the method's or metric's parameters differ, where the two runs' cells hold
+    different sample ids, and everywhere when ``data_changed`` (another data subset: see :func:`data_differences`).
+    """
     a = with_metric_name(a[a["kind"].isin(["sample", "batch"])])
     b = with_metric_name(b[b["kind"].isin(["sample", "batch"])])
     ga = {k: g for k, g in a.groupby(GROUP, sort=False)}
@@ -67,8 +92,9 @@ def compare_frames(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
         xa, xb = ga[key], gb[key]
         va = xa["value"].to_numpy(dtype=np.float64)
         vb = xb["value"].to_numpy(dtype=np.float64)
-        changed = (set(xa["method_params"]) != set(xb["method_params"])
-                   or set(xa["metric_params"]) != set(xb["metric_params"]))
+        changed = (data_changed or set(xa["method_params"]) != set(xb["method_params"])
+                   or set(xa["metric_params"]) != set(xb["metric_params"])
+                   or (xa["kind"].iloc[0] == "sample" and set(xa["sample"]) != set(xb["sample"])))
         paired = (xa["kind"].iloc[0] == "sample" and xb["kind"].iloc[0] == "sample")
         if paired:
             sa = xa.drop_duplicates("sample").set_index("sample")["value"]
@@ -102,7 +128,8 @@ def compare_runs(run_a: str | Path, run_b: str | Path, out: str | Path | None = 
 
     Returns (the comparison, a markdown report of it). Differences are b − a.
     """
-    df = compare_frames(read_results(run_a), read_results(run_b))
+    data = data_differences(run_a, run_b)
+    df = compare_frames(read_results(run_a), read_results(run_b), data_changed=bool(data))
     shown = df.copy()
     shown["change (b − a)"] = [fmt(d, c) if isinstance(d, float) and math.isfinite(d) else "" for d, c in
                                zip(df["diff"], df["ci95"])]
@@ -113,6 +140,8 @@ def compare_runs(run_a: str | Path, run_b: str | Path, out: str | Path | None = 
             f"a = `{run_a}`, b = `{run_b}`. Change = b − a, mean ± 95% CI: paired over common samples where both runs "
             "evaluated the same samples, Welch otherwise. *better* says which run is better by the metric's declared "
             f"direction, for significant changes only. {n_sig} of {len(df)} cells changed significantly.\n\n"
+            + (f"**The runs evaluated different data** ({'; '.join(data)}): every cell's settings differ.\n\n"
+               if data else "")
             + markdown_table(shown, GROUP + ["mean_a", "mean_b", "change (b − a)", "n", "test", "better", "flag"])
             + "\n")
     if out is not None:

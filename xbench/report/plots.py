@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import matplotlib
@@ -12,8 +13,9 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import torch  # noqa: E402
 
+from ..registry import data_kind  # noqa: E402
 from ..results import safe_name, with_metric_name  # noqa: E402
-from .meta import arrow, x_axis, y_axis  # noqa: E402
+from .meta import applies_mask, arrow, x_axis, y_axis  # noqa: E402
 
 
 def style(i: int) -> dict:
@@ -22,9 +24,10 @@ def style(i: int) -> dict:
     return {"color": plt.cm.tab10(i % 10), "ls": ("-", "--", ":")[(i // 10) % 3]}
 
 
-def save(fig, path: Path) -> Path:
-    """Lay out (room for a suptitle), write as PNG (110 dpi) and close ``fig``; returns ``path``."""
-    fig.tight_layout(rect=(0, 0, 1, 0.97) if fig._suptitle is not None else (0, 0, 1, 1))
+def save(fig, path: Path, top: float | None = None) -> Path:
+    """Lay out (room for a suptitle: the top ``top`` of the height, default 0.97), write as PNG (110 dpi) and
+    close ``fig``; returns ``path``."""
+    fig.tight_layout(rect=(0, 0, 1, top or 0.97) if fig._suptitle is not None else (0, 0, 1, 1))
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
@@ -100,6 +103,9 @@ def heatmap_grids(run_dir: Path, out_dir: Path) -> list[Path]:
         k = inputs.shape[0]
         if k == 0:
             continue
+        if data_kind(inputs.shape[1:]) != "image":  # tabular: signed bars per feature, not an image
+            paths.append(_feature_bars(run_dir, model_dir.name, previews, names, out_dir))
+            continue
         fig, axes = plt.subplots(k, len(names) + 1, figsize=(1.9 * (len(names) + 1), 1.9 * k), squeeze=False)
         for i in range(k):
             img = inputs[i]
@@ -112,16 +118,45 @@ def heatmap_grids(run_dir: Path, out_dir: Path) -> list[Path]:
                 a = previews[n]["attributions"][i]
                 vmax = robust_max(a)
                 axes[i, j].imshow(a.numpy(), cmap="bwr", vmin=-vmax, vmax=vmax)
+        # titles wrapped to what fits: a column is 1.9 in wide (~26 characters at 8 pt), the figure
+        # ~11 characters per inch at 10 pt; a narrow grid would otherwise cut the title at both edges
         for j, n in enumerate(["input"] + [_label(run_dir, model_dir.name, n) for n in names]):
-            axes[0, j].set_title(n, fontsize=8)
+            axes[0, j].set_title(textwrap.fill(n, 24), fontsize=8)
         for ax in axes.flat:
             ax.set_xticks([])
             ax.set_yticks([])
-        fig.suptitle(f"{model_dir.name}: attributions (red +, blue -; each map scaled by its own ±99th "
-                     "percentile of |A|, as Captum's visualiser: compare patterns, not magnitudes)", fontsize=10)
-        p = save(fig, out_dir / f"heatmaps_{model_dir.name}.png")
+        width_in, height_in = fig.get_size_inches()
+        title = textwrap.fill(f"{model_dir.name}: attributions (red +, blue -; each map scaled by its own ±99th "
+                              "percentile of |A|, as Captum's visualiser: compare patterns, not magnitudes)",
+                              max(30, int(width_in * 11)))
+        fig.suptitle(title, fontsize=10)
+        p = save(fig, out_dir / f"heatmaps_{model_dir.name}.png",
+                 top=1 - (0.17 * (title.count("\n") + 1) + 0.05) / height_in)
         paths.append(p)
     return paths
+
+
+def _feature_bars(run_dir: Path, model: str, previews: dict, names: list[str], out_dir: Path) -> Path:
+    """Tabular previews: rows = samples, columns = methods, one signed bar per feature (flattened order),
+    each panel on its own scale as the image heatmaps are."""
+    k = previews[names[0]]["inputs"].shape[0]
+    fig, axes = plt.subplots(k, len(names), figsize=(2.6 * len(names), 1.6 * k), squeeze=False)
+    for i in range(k):
+        for j, n in enumerate(names):
+            a = previews[n]["attributions"][i].flatten().float()
+            vmax = robust_max(a)
+            axes[i, j].bar(range(a.numel()), a.clamp(-vmax, vmax).numpy(), width=0.9,
+                           color=["tab:red" if v >= 0 else "tab:blue" for v in a.tolist()])
+            axes[i, j].set_ylim(-vmax, vmax)
+            axes[i, j].axhline(0, color="black", lw=0.5)
+    for j, n in enumerate(names):
+        axes[0, j].set_title(_label(run_dir, model, n), fontsize=8)
+    for ax in axes.flat:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.suptitle(f"{model}: attribution per feature (red +, blue -; each panel scaled by its own ±99th "
+                 "percentile of |A|)", fontsize=10)
+    return save(fig, out_dir / f"features_{model}.png")
 
 
 def _labels(run_dir: Path) -> dict[tuple[str, str], str]:
@@ -142,7 +177,9 @@ def _method_order(run_dir: Path, model: str, stems: list[str]) -> list[str]:
 
 
 def timing_plot(df: pd.DataFrame, out_dir: Path) -> list[Path]:
-    """Seconds per image per method on a log scale, with one forward+backward (the limit) as a line."""
+    """Seconds per image per method on a log scale (bars), each with the forward+backward time that the same
+    method's timing measured beside it (a dashed mark over its bar): the limit is re-measured with each method,
+    so under a changing load each bar is read against its own limit, not against one run-wide median."""
     batch = df[df["kind"] == "batch"]
     t = batch[with_metric_name(batch)["metric_name"] == "timing"]
     if t.empty:
@@ -150,10 +187,16 @@ def timing_plot(df: pd.DataFrame, out_dir: Path) -> list[Path]:
     paths = []
     for model, g in t.groupby("model", sort=False):
         sec = g[g["stat"] == "seconds_per_image"].groupby("method", sort=False)["value"].median()
-        lim = g[g["stat"] == "limit_seconds_per_image"]["value"].median()
+        lim = g[g["stat"] == "limit_seconds_per_image"].groupby("method", sort=False)["value"].median()
+        lim = lim.reindex(sec.index)
         fig, ax = plt.subplots(figsize=(1.2 * len(sec) + 5, 3.8))
-        ax.bar(sec.index, sec.values * 1e3, color="tab:blue")
-        ax.axhline(lim * 1e3, color="tab:red", ls="--", label=f"1 forward+backward ({lim * 1e3:.3g} ms)")
+        xs = np.arange(len(sec))
+        ax.bar(xs, sec.values * 1e3, color="tab:blue", label="attribution")
+        span = (lim.min() * 1e3, lim.max() * 1e3)
+        what = f"{span[0]:.3g} ms" if np.isclose(span[0], span[1], rtol=0.005) else f"{span[0]:.3g}-{span[1]:.3g} ms"
+        ax.hlines(lim.values * 1e3, xs - 0.4, xs + 0.4, colors="tab:red", linestyles="--",
+                  label=f"1 forward+backward, measured with each method ({what})")
+        ax.set_xticks(xs, list(sec.index))
         ax.set_yscale("log")
         ax.set_ylabel("ms per image (median)")
         ax.set_title(f"{model}: attribution time ({g['device'].iloc[0]})")
@@ -171,6 +214,7 @@ def distribution_plots(df: pd.DataFrame, out_dir: Path) -> list[Path]:
     """Per model, a box plot of per-sample values per method for each robustness-type metric."""
     paths = []
     sel = with_metric_name(df[(df["kind"] == "sample") & (df["metric"] != "_info")])
+    sel = sel[applies_mask(sel)] if len(sel) else sel  # completeness of a method that claims none: left out
     for model, g in sel.groupby("model", sort=False):
         metrics = [m for m in dict.fromkeys(g["metric"])
                    if g[g["metric"] == m]["metric_name"].iloc[0] in SENSITIVITY]

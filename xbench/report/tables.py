@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from ..results import with_metric_name
-from .meta import arrow
+from .meta import applies_mask, arrow
 
 GROUP = ["model", "method", "metric", "stat"]
 
@@ -70,7 +70,7 @@ def markdown_table(df: pd.DataFrame, columns: list[str] | None = None) -> str:
     cols = columns or list(df.columns)
     lines = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
     for _, r in df.iterrows():
-        cells = [fmt(r[c]) if isinstance(r[c], float) else str(r[c]) for c in cols]
+        cells = [fmt(r[c]) if isinstance(r[c], float) else str(r[c]).replace("|", "\\|") for c in cols]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -96,12 +96,16 @@ def summary_display(summary: pd.DataFrame) -> pd.DataFrame:
     if summary.empty:
         return pd.DataFrame(columns=["model", "method", "metric", "mean ± 95% CI", "n", "flags"])
     names = with_metric_name(summary)["metric_name"]
+    # a property the method does not claim (completeness of saliency) is measured but not a verdict on it
+    ok = list(applies_mask(summary.assign(metric_name=names)))
     out = pd.DataFrame({
         "model": summary["model"], "method": summary["method"],
         "metric": [f"{m}.{s}{arrow(n, s)}" for m, s, n in zip(summary["metric"], summary["stat"], names)],
-        "mean ± 95% CI": [fmt(m, c) for m, c in zip(summary["mean"], summary["ci95"])],
+        "mean ± 95% CI": [fmt(m, c) if a else "n/a" for m, c, a in zip(summary["mean"], summary["ci95"], ok)],
         "n": summary["n"].astype(str),
-        "flags": [f"{k} non-finite" if k else "" for k in summary["n_nonfinite"]],
+        "flags": [("" if a else "no completeness claim")
+                  + ("; " if k and not a else "") + (f"{k} non-finite" if k else "")
+                  for k, a in zip(summary["n_nonfinite"], ok)],
     })
     return out
 

@@ -184,7 +184,7 @@ def parse_set(items: list[str], flag: str = "--set") -> dict[str, Any]:
 def _path_fields(raw: Any) -> list[tuple[str, dict, str]]:
     """(field path, the mapping holding it, key) of every file path a suite names: ``data.root``,
     ``models[i].path`` and ``models[i].weights`` when it names a file (``plugins`` resolve in :mod:`xbench.plugins`)."""
-    from ..preflight import is_checkpoint_path
+    from ..models.checkpoints import is_checkpoint_path
 
     out = []
     if not isinstance(raw, dict):

@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from ..errors import ParamError, SuiteError, UnknownNameError
+from ..precision import SPEED_FIELDS  # the speed options are the runtime's; the suite validates against them
 from ..registry import ParamSpec, Registry, _short, suggest
 
 REQUIRED = inspect.Parameter.empty
@@ -82,34 +83,12 @@ METRIC_FIELDS = _fields(
 REPORT_FIELDS = _fields(
     ParamSpec("heatmap_samples", 4, (int,), low=0, high=64, doc="samples shown in the heatmap grid"),
 )
-# speed options (issue 16): each changes how fast, never what is computed beyond a stated tolerance;
-# xbench.precision applies them; rows record them in model_params["speed"] when any is on
-SPEED_FIELDS = _fields(
-    ParamSpec("autocast", None, choices=(None, "bfloat16", "float16"),
-              doc="run forward/backward passes under torch.autocast in this type (attributions stay float32); "
-                  "null = off; refused when the first batch's attribution error exceeds autocast_tolerance"),
-    ParamSpec("autocast_tolerance", 2.0**-3, (float,), low=1e-6, high=1.0,
-              doc="largest relative error ||A_amp - A_fp32|| / ||A_fp32|| accepted on the first batch of each "
-                  "(model, method); default 2^-3 = 32 bf16 roundoffs (pointwise: ReLU/max-pool routing flips)"),
-    ParamSpec("autocast_sum_tolerance", 2.0**-5, (float,), low=1e-6, high=1.0,
-              doc="largest relative error of the per-sample attribution totals (what completeness reads) on that "
-                  "batch; default 2^-5, under half the smallest non-exact completeness gap reported (0.067)"),
-    ParamSpec("channels_last", False, (bool,), doc="channels-last memory format for convolutional models and "
-              "their image inputs (same numbers up to float reordering)"),
-    ParamSpec("inference_mode", False, (bool,), doc="forward-only passes (deletion/insertion, accuracy) under "
-              "torch.inference_mode instead of no_grad (same numbers)"),
-    ParamSpec("memory_chunks", False, (bool,), doc="on CUDA, size chunks from free device memory (measured on "
-              "the first chunk) instead of the fixed max_batch; OOM halving stays the backstop; no effect on CPU"),
-    ParamSpec("compile", False, (bool,), doc="torch.compile the model in place (slow first batch; hooked methods "
-              "such as grad_cam may recompile)"),
-)
 TOP_KEYS = tuple(TOP_FIELDS)
 DATA_KEYS = tuple(DATA_FIELDS)
 MODEL_KEYS = tuple(MODEL_FIELDS)
 METHOD_KEYS = tuple(METHOD_FIELDS)
 METRIC_KEYS = tuple(METRIC_FIELDS)
 REPORT_KEYS = tuple(REPORT_FIELDS)
-SPEED_KEYS = tuple(SPEED_FIELDS)
 
 
 def _default(fields: dict[str, ParamSpec], name: str) -> Any:
@@ -436,7 +415,7 @@ def _models(raw: dict, models_registry: Registry, p: _Problems) -> list[ModelSpe
     With a checkpoint path for ``weights``, ``x`` and ``num_classes`` left out stay None here:
     the checkpoint's own config decides them in preflight (it reads the file; validation does not).
     """
-    from ..preflight import is_checkpoint_path
+    from ..models.checkpoints import is_checkpoint_path
 
     models: list[ModelSpec] = []
     for where, mname, rest, entry in _registered(raw, "models", models_registry, p):
