@@ -16,6 +16,7 @@ from xbench.allocator import _glibc, tune_for
 
 PROBE = """
 import json, resource, torch
+import xbench.api  # what a run has loaded when it tunes (the heap's layout decides whether a freed block is reused)
 from xbench.allocator import retain_freed_memory
 state = retain_freed_memory() if {tune} else None
 def faults():

@@ -164,7 +164,8 @@ def test_declarations():
     image = {"road", "region_perturbation", "irof"}
     for name in image | {"faithfulness_correlation", "faithfulness_estimate", "monotonicity_arya",
                          "monotonicity_nguyen", "selectivity"}:
-        assert METRICS.get(name).meta["inputs"] == ("image" if name in image else "any")
+        # the registry normalises a declaration to a tuple of kinds ("any" -> image and tabular)
+        assert METRICS.get(name).meta["inputs"] == (("image",) if name in image else ("image", "tabular"))
 
 
 TABULAR = ["faithfulness_correlation", "faithfulness_estimate", "monotonicity_arya", "monotonicity_nguyen",
@@ -200,4 +201,4 @@ def test_an_image_only_metric_on_a_table_is_refused_by_preflight(tmp_path):
 
     with pytest.raises(SuiteError) as err:  # preflight: before any model call
         run_suite(parse_suite(raw), tmp_path / "run", progress=False, echo=None, report=False)
-    assert err.value.problems == ["metrics[0]: 'road' needs image inputs [C, H, W], the data's are (30,)"]
+    assert err.value.problems == ["metrics[0]: 'road': works on image inputs and the data is tabular (one input is 30)"]

@@ -170,7 +170,8 @@ def test_preflight_refuses_data_randomisation_on_other_data():
     suite = parse_suite({"name": "t", "device": "cpu", "data": {"name": "synthetic", "n_samples": 2, "batch_size": 2},
                         "models": [{"name": "synthetic_cnn", "weights": None}], "methods": ["saliency"],
                         "metrics": ["data_randomisation"]})
-    with pytest.raises(SuiteError, match=r"metrics\[0\]: 'data_randomisation' cannot run on data 'synthetic'"):
+    with pytest.raises(SuiteError,
+                       match=r"metrics\[0\]: 'data_randomisation': cannot run on data 'synthetic'; allowed: digits"):
         preflight(suite)
 
 

@@ -175,9 +175,8 @@ def permuted_label_model(model: nn.Module, data_info: dict, *, seed: int = 0, ep
     Returns the model (CPU, float32, eval) and its training record (``train_accuracy`` on the permuted labels)."""
     import json
 
-    from ..cache import cache_dir, config_key
     from ..data import create as create_data
-    from ..models.embedded import trained_or_cached
+    from ..models.embedded import cache_path, trained_or_cached
     from ..models.recipes import recipe_for
     from ..models.training import accuracy, train_classifier
 
@@ -209,7 +208,7 @@ def permuted_label_model(model: nn.Module, data_info: dict, *, seed: int = 0, ep
 
     config = {"arch": repr(model), "data": name, "data_params": params, "recipe": recipe.__dict__, "seed": seed, "v": 1}
     trained = trained_or_cached("data_randomisation", build, config, train)
-    sidecar = cache_dir() / "models" / f"data_randomisation-{config_key({'name': 'data_randomisation', **config})}.json"
+    sidecar = cache_path("data_randomisation", config).with_suffix(".json")
     record = json.loads(sidecar.read_text()) if sidecar.exists() else {}
     for p in trained.parameters():
         p.requires_grad_(False)

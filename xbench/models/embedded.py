@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -27,6 +28,12 @@ REPRODUCIBLE = "cpu1det"
 """Part of every cache key: training on the CPU, one thread, deterministic kernels (see the module docstring)."""
 
 
+def cache_path(name: str, config: dict[str, Any]) -> Path:
+    """Where :func:`trained_or_cached` keeps ``name`` with ``config`` (``.pt``; its sidecar is ``.json`` beside it)."""
+    # "training": models cached before training was made reproducible are not picked up again
+    return cache_dir() / "models" / f"{name}-{config_key({'name': name, 'training': REPRODUCIBLE, **config})}.pt"
+
+
 def trained_or_cached(name: str, build: Callable[[], nn.Module], config: dict[str, Any],
                       train_fn: Callable[[nn.Module], dict]) -> nn.Module:
     """Load ``name`` with ``config`` from the cache, or build, train (``train_fn(model)``) and cache it.
@@ -34,16 +41,14 @@ def trained_or_cached(name: str, build: Callable[[], nn.Module], config: dict[st
     The cache file is keyed by a hash of ``config``; a sidecar JSON records config and accuracy.  ``train_fn``
     runs inside :func:`~xbench.models.training.reproducible`: one thread, deterministic kernels.
     """
-    # "training": models cached before training was made reproducible are not picked up again
-    key = config_key({"name": name, "training": REPRODUCIBLE, **config})
-    path = cache_dir() / "models" / f"{name}-{key}.pt"
+    path = cache_path(name, config)
     model = build()
     if path.exists():
         state = torch.load(path, map_location="cpu", weights_only=True)
         model.load_state_dict(state)
         record_weights(path, "cache", path.name)
         return model.eval()
-    log.info("training %s (config %s); cached at %s", name, key, path)
+    log.info("training %s; cached at %s", name, path)
     with reproducible():
         meta = train_fn(model)
     model.cpu()
