@@ -180,3 +180,13 @@ def test_an_attributor_that_cannot_take_another_model_is_refused():
     a = xbench.attribute(net, x, t, "saliency")
     with pytest.raises(ParamError, match="attributor: it must accept model="):
         mprt(net, x, t, a, attributor=lambda inp, tgt: xbench.attribute(net, inp, tgt, "saliency"))
+
+
+@pytest.mark.parametrize("name", ["mprt", "random_logit"])
+def test_ssim_on_fewer_features_than_its_window_is_refused_before_any_work(name):
+    from xbench.metrics import METRICS
+
+    fits = METRICS.get(name).meta["fits"]
+    assert "allowed here: 'spearman'" in fits(None, {"input_shape": (5,)}, {"similarity": "ssim"})
+    assert fits(None, {"input_shape": (30,)}, {"similarity": "ssim"}) is None
+    assert fits(None, {"input_shape": (5,)}, {"similarity": "spearman"}) is None

@@ -29,7 +29,7 @@ from torch import nn
 from ..errors import ParamError
 from ..provenance import stable_seed
 from .base import Attributor, method_attributor, register_metric
-from .similarity import Similarity, prepare, similarity
+from .similarity import SSIM_WINDOW, Similarity, prepare, similarity
 
 Order = Literal["top_down", "bottom_up", "independent"]
 ORDERS = ("top_down", "bottom_up", "independent")
@@ -241,6 +241,17 @@ _DOCS = {"similarity": "how two explanations are compared: spearman | pearson | 
          "abs": "compare |attribution| (after normalise)", "normalise": "divide each attribution by its max |value|",
          "top_k": "fraction of features top_k_intersection compares"}
 
+def _fits_similarity(model: nn.Module, data_info: dict, params: dict) -> str | None:
+    """Preflight: why the chosen similarity cannot compare this data's attributions (None when it can)."""
+    shape = data_info.get("input_shape")
+    if params.get("similarity") == "ssim" and shape is not None:
+        n = int(np.prod(shape))
+        if n < SSIM_WINDOW:
+            return (f"similarity: 'ssim' needs at least {SSIM_WINDOW} features per attribution (its window) and the "
+                    f"data has {n}; allowed here: 'spearman', 'pearson', 'top_k_intersection'")
+    return None
+
+
 register_metric("mprt", mprt, outputs={"similarity": "sample", "layers": "setting"}, curve="similarity",
                 bounds=_BOUNDS,
                 docs={**_DOCS, "order": "top_down (from the logits), bottom_up (from the input), or independent "
@@ -250,12 +261,12 @@ register_metric("mprt", mprt, outputs={"similarity": "sample", "layers": "settin
                             "after re-initialising the layers (curve per layer; lower is better)",
                 direction="lower", consumes=("attributions", "method"), units="similarity (unitless)",
                 label="similarity to the randomised model's explanation", x_label="layers randomised",
-                inputs="any")
+                inputs="any", fits=_fits_similarity)
 register_metric("random_logit", random_logit, stat="similarity", hidden=("offsets",), bounds=_BOUNDS, docs=_DOCS,
                 description="Random logit test (Sixt 2020): similarity of the explanations of the target and of "
                             "a random other class (lower is better)",
                 direction="lower", consumes=("attributions", "method"), units="similarity (unitless)",
-                label="similarity to a random class's explanation", inputs="any")
+                label="similarity to a random class's explanation", inputs="any", fits=_fits_similarity)
 register_metric("data_randomisation", data_randomisation,
                 outputs={"similarity": "sample", "permuted_train_accuracy": "setting", "permuted_epochs": "setting"},
                 bounds={**_BOUNDS, "epochs": (1, 1000)},

@@ -50,7 +50,11 @@ def spearman(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return pearson(average_ranks(a.flatten(1).double()), average_ranks(b.flatten(1).double()))
 
 
-def ssim(a: torch.Tensor, b: torch.Tensor, win_size: int = 7, k1: float = 0.01, k2: float = 0.03) -> torch.Tensor:
+SSIM_WINDOW = 7  # skimage's default window (Quantus's ssim): the fewest features SSIM can compare
+
+
+def ssim(a: torch.Tensor, b: torch.Tensor, win_size: int = SSIM_WINDOW, k1: float = 0.01,
+         k2: float = 0.03) -> torch.Tensor:
     """Mean SSIM per sample [N] of the flattened attributions, as ``skimage.metrics.structural_similarity``
     computes it on a 1-D array (Quantus's ``ssim`` on a batch): a uniform window of ``win_size``, sample
     covariances, ``data_range`` = max - min over both arrays, the mean over the windows that lie inside the
