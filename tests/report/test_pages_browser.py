@@ -126,3 +126,14 @@ def test_leaderboard_page_in_chromium(browser, page_run, tmp_path):
     sorts_on_click(browser, "cells", "mean")
     not_blank(browser.screenshot())
     assert browser.console == []
+
+
+COMMITTED_PAGES = sorted(REPO.glob("results/*/index.html"))
+
+
+@pytest.mark.skipif(not COMMITTED_PAGES, reason="no committed run pages under results/")
+def test_every_committed_page_opens_from_disk(browser):
+    """Every committed run's page and the leaderboard (read only: opening a page writes nothing)."""
+    for page in COMMITTED_PAGES:
+        loads_cleanly(browser, page)
+        assert browser.eval("document.querySelectorAll('table.sortable tbody tr').length") > 0, page
