@@ -117,7 +117,8 @@ def results_table(summary: pd.DataFrame) -> str:
     if summary.empty:
         return "<p>No scalar results.</p>"
     s = with_metric_name(summary)
-    ok = list(applies_mask(s.assign(method_params=s["method_params"].fillna("{}"))))
+    params = s["method_params"].fillna("{}") if "method_params" in s.columns else "{}"  # older summaries lack it
+    ok = list(applies_mask(s.assign(method_params=params)))
     rows = []
     for (_, r), applies in zip(s.iterrows(), ok):
         d = stat_direction(r["metric_name"], r["stat"])
@@ -201,12 +202,13 @@ def sample_scores(df: pd.DataFrame, model: str, sample) -> str:
     return table_html(["method"] + cols, table, f"scores-{safe_name(model)}-{sample}")
 
 
-def browser_html(model: str, mm: ModelMaps | None, df: pd.DataFrame | None, grid: str | None) -> str:
+def browser_html(model: str, mm: ModelMaps | None, df: pd.DataFrame | None, grid: str | None, k: int) -> str:
     """The heatmap browser of ``model``: a sample picker; per sample the input, every method's map and that
-    sample's scores.  Without per-sample maps (no previews), the grid PNG and the per-sample scores."""
+    sample's scores.  Without per-sample maps (no previews), the grid PNG and the scores of the ``k`` samples
+    the grid shows."""
     if df is None:
         return ""
-    k = len(mm.inputs) if mm else 4
+    k = len(mm.inputs) if mm else k
     samples = _preview_samples(df, model, k)
     if not samples:
         return ""
@@ -233,9 +235,11 @@ def browser_html(model: str, mm: ModelMaps | None, df: pd.DataFrame | None, grid
             f'<div class="picker">{buttons}</div>{grid_html}' + "".join(blocks) + "</div>")
 
 
-def model_sections(run_dir: Path, df: pd.DataFrame | None, maps: dict[str, ModelMaps]) -> str:
+def model_sections(run_dir: Path, df: pd.DataFrame | None, maps: dict[str, ModelMaps], man: dict) -> str:
     """Per model: its plots (curves, logit along the path, saturation, distributions, timing) and browser."""
     plots = run_dir / "plots"
+    # how many samples the previews (and so the heatmap grid) keep: the suite's report setting, as the run read it
+    k = int(((man.get("suite") or {}).get("report") or {}).get("heatmap_samples", 4))
     models = list(dict.fromkeys(df["model"])) if df is not None else []
     out = []
     for model in models:
@@ -252,7 +256,7 @@ def model_sections(run_dir: Path, df: pd.DataFrame | None, maps: dict[str, Model
                 if sid not in maps:
                     continue
             imgs.append(f'<h3>{esc(kind.replace("_", " "))}</h3><img class="plot" src="{esc(rel)}" alt="{esc(kind)}">')
-        body = "".join(imgs) + browser_html(model, maps.get(sid), df, grid)
+        body = "".join(imgs) + browser_html(model, maps.get(sid), df, grid, k)
         if body:
             out.append(f'<h2 id="model-{sid}">Model {esc(model)}</h2>{body}')
     return "".join(out)
@@ -293,12 +297,16 @@ def write_index_html(run_dir: str | Path, df: pd.DataFrame | None = None) -> Pat
     nav = ('<nav><a href="#results">results</a>' + ('<a href="#verdict">verdict</a>' if verdict else "")
            + "".join(f'<a href="#model-{safe_name(m)}">{esc(m)}</a>' for m in models)
            + '<a href="index.md">index.md</a><a href="summary.md">summary.md</a></nav>')
-    contrast = ('<h2>Contrast</h2><img class="plot" src="plots/contrast.png" alt="contrast">'
-                if (run_dir / "plots" / "contrast.png").is_file() else "")
+    sections = model_sections(run_dir, df, maps, man)
+    # any other plot the report writes (contrast.png, a plot kind added later) is still on the page
+    others = [p.relative_to(run_dir).as_posix() for p in sorted((run_dir / "plots").glob("*.png"))]
+    others = "".join(f'<h3>{esc(Path(rel).stem)}</h3><img class="plot" src="{esc(rel)}" alt="{esc(Path(rel).stem)}">'
+                     for rel in others if f'src="{esc(rel)}"' not in sections)
+    others = f'<h2 id="other-plots">Other plots</h2>{others}' if others else ""
     body = (f"<h1>{esc(title)}</h1>{nav}{settings_html(man)}"
             f"<h2 id=\"results\">Results</h2><p class=\"note\">Mean ± 95% CI (Student t) over samples (per-batch "
             f"stats: over batches); ↑ higher / ↓ lower is better as the metric declares. Click a header to sort."
-            f"</p>{results_table(summary)}{verdict}{contrast}{model_sections(run_dir, df, maps)}")
+            f"</p>{results_table(summary)}{verdict}{sections}{others}")
     path = run_dir / PAGE
     atomic_write_text(path, page(title, body))
     return path
