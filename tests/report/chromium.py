@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import select
 import subprocess
 import tempfile
 import time
@@ -56,8 +57,9 @@ class Browser:
     # ---- protocol -------------------------------------------------------------------------------------
     def _read_message(self, deadline: float) -> dict:
         while b"\0" not in self._buf:
-            if time.monotonic() > deadline:
-                raise TimeoutError("no reply from Chromium")
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([self._from_browser], [], [], left)[0]:
+                raise TimeoutError(f"no reply from Chromium in {self.timeout} s")
             chunk = os.read(self._from_browser, 1 << 16)
             if not chunk:
                 raise RuntimeError("Chromium closed the DevTools pipe")
