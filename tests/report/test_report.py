@@ -48,6 +48,29 @@ def test_report_regenerates_identically(tmp_path, tiny_suite):
         assert got["metric_name"].item() == "deletion"
 
 
+def test_heatmap_columns_follow_the_run_not_file_times(tmp_path, tiny_suite):
+    """A committed run (results.csv.gz, previews copied in any order) regenerates the same heatmap grid."""
+    import gzip
+    import os
+    import shutil
+
+    tiny_suite.update(methods=["saliency", "random", "input_x_gradient"], models=["digits_cnn"],
+                      metrics=["completeness"])
+    tiny_suite["data"]["n_samples"] = 4
+    out = tmp_path / "r"
+    run_suite(parse_suite(tiny_suite), out, progress=False, echo=None)
+    grid = (out / "plots" / "heatmaps_digits_cnn.png").read_bytes()
+    copied = tmp_path / "committed"
+    shutil.copytree(out, copied)
+    csv = copied / "results.csv"
+    (copied / "results.csv.gz").write_bytes(gzip.compress(csv.read_bytes(), mtime=0))
+    csv.unlink()
+    for i, f in enumerate(sorted((copied / "previews" / "digits_cnn").glob("*.pt"))):
+        os.utime(f, (1_000_000 + i, 1_000_000 + i))  # alphabetical: not the suite's order
+    make_report(copied)
+    assert (copied / "plots" / "heatmaps_digits_cnn.png").read_bytes() == grid
+
+
 def test_report_title_is_the_suite_name_from_the_manifest(tmp_path, tiny_suite):
     import shutil
 

@@ -14,7 +14,7 @@ import pandas as pd  # noqa: E402
 import torch  # noqa: E402
 
 from ..registry import data_kind  # noqa: E402
-from ..results import safe_name, with_metric_name  # noqa: E402
+from ..results import results_path, safe_name, with_metric_name  # noqa: E402
 from .meta import applies_mask, arrow, x_axis, y_axis  # noqa: E402
 
 
@@ -93,7 +93,7 @@ def heatmap_grids(run_dir: Path, out_dir: Path) -> list[Path]:
     if not root.exists():
         return paths
     for model_dir in sorted(p for p in root.iterdir() if p.is_dir()):
-        files = sorted(model_dir.glob("*.pt"), key=lambda f: f.stat().st_mtime)
+        files = sorted(model_dir.glob("*.pt"))  # by name: file times depend on when the folder was copied
         if not files:
             continue
         previews = {f.stem: torch.load(f, weights_only=True) for f in files}
@@ -161,7 +161,7 @@ def _feature_bars(run_dir: Path, model: str, previews: dict, names: list[str], o
 
 def _labels(run_dir: Path) -> dict[tuple[str, str], str]:
     try:
-        df = pd.read_csv(run_dir / "results.csv", usecols=["model", "method"]).drop_duplicates()
+        df = pd.read_csv(results_path(run_dir), usecols=["model", "method"]).drop_duplicates()
     except Exception:  # noqa: BLE001
         return {}
     return {(safe_name(m), safe_name(me)): me for m, me in zip(df["model"], df["method"])}
