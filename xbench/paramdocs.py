@@ -30,6 +30,8 @@ HELP: dict[str, str] = {
     "blur_sigma": "standard deviation of the Gaussian blur in pixels",
     "fractions": "fractions of pixels at which the curve is evaluated, each in [0, 1]",
     "radius": "L-inf radius of the uniform input noise (normalised input units)",
+    "radius_units": "units of radius: input (the normalised inputs', default) or pixel ([0, 1] pixels, divided by "
+                    "the data's per-channel std; recorded with the radius it became)",
     "norm": "norm of the attribution change: Frobenius or max-abs",
     "eps": "guard added to a denominator so a zero change gives a finite value",
     "x": "build the bias-free X-variant (homogeneous; needed by x_gradient)",
