@@ -76,3 +76,29 @@ def test_no_crossing_means_the_whole_path_and_first_point_crossing_an_empty_inte
     b, info = xbench.attribute(lin, x[:1], torch.tensor([0]), "refined_left_ig", ratio=0.05, n_steps=10,
                                refine_steps=3, return_info=True)
     assert info["alpha_end"].tolist() == [0.0] and torch.equal(b, torch.zeros_like(b))
+
+
+def test_max_sensitivity_recomputations_share_one_family_pass_across_parts(saturating):  # noqa: F811
+    """Each noisy copy's Split IG family is computed once: the other parts and ratios (and Refined Left's first
+    pass) of the same recomputation are cache hits, as the paper suite's max-sensitivity relies on."""
+    from xbench.metrics import max_sensitivity
+
+    model, x = saturating
+    t = model(x).argmax(1)
+    CACHE.clear()
+    calls: list[int] = []
+    handle = model.register_forward_hook(lambda m, i, o: calls.append(i[0].shape[0]))
+    kw = {"radius": 0.05, "n_samples": 3, "seed": 2, "max_batch": 7}
+    variants = [{"part": "left", "ratio": 0.9}, {"part": "right", "ratio": 0.95}, {"part": "full", "ratio": 0.9}]
+    for params in variants:
+        max_sensitivity(model, x, t, method="split_ig", method_params={"n_steps": 16, "max_batch": 8, **params}, **kw)
+    family = sum(calls)
+    calls.clear()
+    max_sensitivity(model, x, t, method="refined_left_ig", method_params={"n_steps": 16, "refine_steps": 4,
+                                                                           "max_batch": 8}, **kw)
+    handle.remove()
+    # the first variant: its A(x) and 15 noisy copies (chunks of 7, 7, 1), each 2 forwards (F(x), F(x')) + 16 path
+    # points per image; the other two variants are hits throughout (no model call at all)
+    assert family == 5 * (2 + 16) + 15 * (2 + 16)
+    # Refined Left: its first pass is a hit for A(x) and every noisy chunk; it adds 4 refine points and F(end)
+    assert sum(calls) == (5 + 15) * (4 + 1)

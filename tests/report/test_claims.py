@@ -170,3 +170,28 @@ def test_cli_refuses_a_run_without_split_ig_in_one_line(tmp_path, capsys):
     assert main(["claims", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip()
     assert "no split_ig Left" in err and "\n" not in err
+
+
+def test_refined_left_is_reported_beyond_the_paper_outside_the_holm_families(tmp_path):
+    df = synthetic_run()
+    left = df[(df["method"] == "left_ig_r0.9")]
+    p = {"name": "refined_left_ig", "ratio": 0.9, "n_steps": 200, "refine_steps": 32}
+    extra = []
+    for model in ("net_a", "net_b"):
+        abpc = left[(left["model"] == model) & (left["metric"] == "abpc")]["value"].to_numpy()
+        extra += _rows(model, "refined", p, "abpc", "abpc", abpc + 0.05 + np.linspace(0, 0.01, 10))
+        for stat, v in (("delta", 0.01), ("subgrid_delta", -0.5), ("end_change", 5.0), ("left_steps", 30.0),
+                        ("gradient_passes", 232.0)):
+            extra += _rows(model, "refined", p, "_info", stat, np.full(10, v))
+    df = pd.concat([df, pd.DataFrame(extra)], ignore_index=True)
+    c = claims_frame(df, n_boot=500)
+    beyond = c[c["family"] == "beyond"]
+    assert set(beyond["comparison"]) == {"Refined Left - Left"} and beyond["p_holm"].isna().all()
+    assert set(beyond[(beyond["ci"] == "t")]["verdict"]) == {"supported"}  # Refined better on ABPC
+    paper = c[(c["family"] == "paper") & (c["scope"] != POOLED)]
+    np.testing.assert_allclose(paper["p_holm"].to_numpy(), holm(paper["p"].to_numpy()))  # unchanged family
+    df.to_csv(tmp_path / "results.csv", index=False)
+    make_claims(tmp_path, n_boot=500)
+    md = (tmp_path / "claims.md").read_text()
+    assert "Beyond the paper: Refined Left IG" in md and "Refined better" in md
+    assert "| net_a | 0.9 | 10 | 0.002 | 0.1 | 232 | 30-30 |" in md  # gaps 0.01/5 and 0.5/5
