@@ -29,7 +29,7 @@ HELP: dict[str, str] = {
     "blur_kernel": "side of the Gaussian blur kernel in pixels (odd)",
     "blur_sigma": "standard deviation of the Gaussian blur in pixels",
     "fractions": "fractions of pixels at which the curve is evaluated, each in [0, 1]",
-    "radius": "L-inf radius of the uniform input noise (normalised input units)",
+    "radius": "L-inf radius of the uniform input noise (normalised input units; see radius_units where offered)",
     "radius_units": "units of radius: input (the normalised inputs', default) or pixel ([0, 1] pixels, divided by "
                     "the data's per-channel std; recorded with the radius it became)",
     "norm": "norm of the attribution change: Frobenius or max-abs",
