@@ -273,7 +273,7 @@ def _resolve_from_checkpoint(i: int, m: ModelSpec, problems: list[str]) -> None:
 def _name_field(where: str, message: str) -> str:
     """Prefix a model factory's message with the field path: ``weights: ...`` -> ``models[0].weights: ...``."""
     head, sep, rest = message.partition(": ")
-    if sep and head.isidentifier():
+    if sep and all(part.isidentifier() for part in head.split(".")):  # weights: / weights.key_map:
         return f"{where}.{head}: {rest}"
     if sep and head.startswith("model(") and ")." in head:  # the registry's "model(name).param: ..."
         return f"{where}.{head.split(').', 1)[1]}: {rest}"
