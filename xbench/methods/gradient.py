@@ -109,8 +109,12 @@ def x_gradient(model, inputs, target, *, check: bool = True):
 
 
 @register("random", inputs="any", completeness=False,
-          description="Uniform random attributions in [-1, 1] (seeded): the floor for every metric", path_start=None)
+          description="Uniform random attributions in [-1, 1], seeded per input (the same map for an input "
+                      "whatever its batch): the floor for every metric", path_start=None)
 def random_attribution(model, inputs, target, *, seed: int = 0):
-    """Return i.i.d. U(-1, 1) values shaped like ``inputs``, generated on their device from ``seed``."""
-    gen = torch.Generator(device=inputs.device).manual_seed(int(seed))
-    return torch.rand(inputs.shape, generator=gen, device=inputs.device, dtype=inputs.dtype) * 2 - 1
+    """Return U(-1, 1) values shaped like ``inputs``: each sample's map is a function of ``seed`` and that
+    sample's values only (:func:`xbench.methods.counter_rng.keyed_uniform`), so it does not depend on the
+    sample's position in its batch, the batch size, the device or the thread count."""
+    from .counter_rng import keyed_uniform
+
+    return keyed_uniform(inputs, int(seed)) * 2 - 1
