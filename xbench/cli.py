@@ -86,8 +86,16 @@ def _parser() -> argparse.ArgumentParser:
     cmp.add_argument("run_b", help="the run compared with it (differences are b - a)")
     cmp.add_argument("--out", help="folder for compare.csv and compare.md (default: print only)")
 
-    rep = sub.add_parser("report", help="regenerate tables and plots of a run directory from its results.csv")
+    rep = sub.add_parser("report", help="regenerate tables, plots and the index.md / index.html pages of a run "
+                                        "directory from its results.csv")
     rep.add_argument("run_dir")
+    rep.add_argument("--html-only", action="store_true",
+                     help="write index.html only, from the summary, verdict and plots already in the folder")
+
+    lb = sub.add_parser("leaderboard", help="rank methods (matched by label) across runs, models and metrics: "
+                                            "index.html, leaderboard.csv/.md and cells.csv in --out")
+    lb.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="run directories written by xbench run")
+    lb.add_argument("--out", required=True, help="folder for the leaderboard page and tables")
 
     ve = sub.add_parser("verdict", help="regenerate a run's verdict (verdict.csv/.md/.png): each method against "
                                          "random with corrected paired tests, ranks and metric agreement")
@@ -371,12 +379,26 @@ def main(argv: list[str] | None = None) -> int:
             from .rundir import writing
 
             with writing(Path(args.run_dir)):  # a full disk or a read-only plots/: one line
+                if args.html_only:
+                    from .report.html import write_index_html
+
+                    print(f"page: {write_index_html(args.run_dir)}")
+                    return 0
                 if "kind" not in pd.read_csv(path, nrows=0).columns:  # a train-prior run has its own schema
                     from .priors.report import make_prior_report
 
                     print(make_prior_report(args.run_dir))
                     return 0
                 print(make_report(args.run_dir))
+            return 0
+        if args.command == "leaderboard":
+            from .report.leaderboard import write_leaderboard
+
+            board, skipped = write_leaderboard(args.run_dirs, args.out)
+            for s in skipped:
+                print(f"xbench: note: skipped {s.path}: {s.why}", file=sys.stderr)
+            print(board.to_string(index=False, float_format=lambda v: f"{v:.3g}", max_colwidth=60))
+            print(f"\nleaderboard: {args.out}/index.html  table: {args.out}/leaderboard.csv")
             return 0
         if args.command == "verdict":
             print(verdict_command(args.run_dir, args.test, args.correction))

@@ -245,4 +245,7 @@ def make_prior_report(run_dir: str | Path) -> str:
               f"({manifest.get('workers')} worker(s)). Raw rows: [results.csv](results.csv) (one per repetition x "
               "method x λ); settings: [manifest.json](manifest.json)."]
     atomic_write_text(run_dir / "index.md", "\n".join(lines) + "\n")
+    from ..report.html import write_index_html  # the same tables and plots as one page
+
+    write_index_html(run_dir, df)
     return main + ("\n" + timing_md if timing_md else "")

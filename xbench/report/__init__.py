@@ -8,6 +8,7 @@ from pathlib import Path
 from ..results import atomic_write_text, read_results
 from ..verdict import make_verdict
 from .claims import has_split_claims, make_claims
+from .html import write_index_html
 from .meta import legend
 from .paper import paper_tables
 from .plots import contrast_plot, curve_plots, distribution_plots, heatmap_grids, saturation_plots, timing_plot
@@ -15,7 +16,7 @@ from .sanity import sanity_tables
 from .saturation import logit_path_plots, saturation_tables
 from .tables import latex_table, markdown_table, summarise, summary_display, text_table
 
-__all__ = ["make_report", "summarise"]
+__all__ = ["make_report", "summarise", "write_index_html"]
 
 
 def suite_name(run_dir: Path) -> str:
@@ -34,7 +35,8 @@ def _sanity_section(df) -> str:
 
 
 def make_report(run_dir: str | Path) -> str:
-    """Write summary.csv/.md, tables/, plots/ and index.md into ``run_dir``; return the terminal summary."""
+    """Write summary.csv/.md, tables/, plots/, index.md and index.html into ``run_dir``; return the terminal
+    summary."""
     run_dir = Path(run_dir)
     title = suite_name(run_dir)
     df = read_results(run_dir)
@@ -80,6 +82,7 @@ def make_report(run_dir: str | Path) -> str:
                   "photo, saturation; [CSV](claims.csv), [plot](claims.png))"]
     lines += ["", "Raw rows: [results.csv](results.csv); settings: [manifest.json](manifest.json)."]
     atomic_write_text(run_dir / "index.md", "\n".join(lines) + "\n")
+    write_index_html(run_dir, df)  # the same files as one page, last: it reads what was just written
     return text_table(disp) + "\n\n" + verdict
 
 
