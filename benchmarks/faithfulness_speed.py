@@ -60,12 +60,13 @@ def cases(kind: str) -> list[tuple[str, dict, str, dict, bool]]:
 
 def setup(kind: str):
     from xbench.data import create
+    from xbench.serving import open_data
 
     if kind == "digits":
         x, _ = create("digits").tensors(16)
         model = xbench.models.create("digits_cnn")
     else:
-        x, _ = create("photos").tensors(2)
+        x, _ = open_data("photos").tensors(2)
         model = xbench.models.create("efficientnet_lite0")
     model.eval()
     for p in model.parameters():

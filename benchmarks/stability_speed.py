@@ -34,13 +34,14 @@ DRAWS = 4
 
 def _setups(which: list[str]) -> dict[str, tuple]:
     from xbench.data import create
+    from xbench.serving import open_data
 
     out = {}
     if "digits" in which:
         x, _ = create("digits", "test").tensors(16)
         out["digits_cnn, 16 digits"] = (xbench.models.create("digits_cnn"), x, "classifier.2", 3)
     if "photos" in which:
-        x, _ = create("photos").tensors(2)
+        x, _ = open_data("photos").tensors(2)
         out["efficientnet_lite0, 2 photos"] = (xbench.models.create("efficientnet_lite0"), x, "global_pool", 2)
     return out
 

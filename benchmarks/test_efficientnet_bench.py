@@ -41,11 +41,11 @@ CHUNK = 32
 
 @pytest.fixture(scope="module")
 def setup():
-    from xbench.data import create
+    from xbench.serving import open_data
 
     retain_freed_memory()  # what xbench's runner does on a CPU run
 
-    x, _ = create("photos").tensors(2)
+    x, _ = open_data("photos").tensors(2)
     model = xbench.models.create("efficientnet_lite0")
     for p in model.parameters():
         p.requires_grad_(False)
@@ -135,8 +135,8 @@ import json, sys, time, torch, xbench
 from xbench.allocator import retain_freed_memory
 state = retain_freed_memory()
 torch.set_num_threads(1)
-from xbench.data import create
-x, _ = create("photos").tensors(2)
+from xbench.serving import open_data
+x, _ = open_data("photos").tensors(2)
 model = xbench.models.create("efficientnet_lite0")
 for p in model.parameters():
     p.requires_grad_(False)

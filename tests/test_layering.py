@@ -106,6 +106,38 @@ def test_lower_layers_do_not_import_higher_ones():
         assert not any(d.startswith("xbench.models") for d in graph[name]), name
 
 
+def imports_anywhere(path: Path, name: str | None = None) -> set[str]:
+    """Every xbench module ``path`` (the module ``name``, default its own) imports, at module level or inside a
+    function (relative imports resolved like the graph's)."""
+    name = name or _module(path)
+    base = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
+    out: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom):
+            target = node.module or ""
+            if node.level:
+                parts = base.split(".")
+                target = ".".join(parts[: len(parts) - node.level + 1] + ([node.module] if node.module else []))
+            out.update({target} | {f"{target}.{a.name}" for a in node.names})
+        elif isinstance(node, ast.Import):
+            out.update(a.name for a in node.names)
+    return {m for m in out if m.startswith("xbench")}
+
+
+def test_the_data_layer_never_imports_the_model_registry():
+    """Not even inside a function: a model declares its input size and normalisation, and the runtime
+    (xbench.serving) hands the data layer what it needs; the data layer receives it."""
+    for path in sorted((PKG / "data").rglob("*.py")):
+        bad = sorted(m for m in imports_anywhere(path) if m.startswith("xbench.models"))
+        assert not bad, f"{_module(path)} imports {bad}"
+
+
+def test_the_data_layer_check_catches_a_function_level_import(tmp_path):
+    bad = tmp_path / "sneaky.py"
+    bad.write_text("def f():\n    from ..models import create\n    return create\n")
+    assert "xbench.models.create" in imports_anywhere(bad, "xbench.data.sneaky")
+
+
 def _closure(graph: dict[str, set[str]], start: str) -> set[str]:
     seen, todo = set(), [start]
     while todo:

@@ -20,6 +20,7 @@ FLAGS = {s.name: s for s in (
     ParamSpec("--lr", None, (float,), low=1e-9, high=10.0, doc="learning rate"),
     ParamSpec("--seed", 0, (int,), low=0, high=2**32 - 1, doc="training seed"),
     ParamSpec("--workers", None, (int,), low=1, high=64, doc="parallel processes"),
+    ParamSpec("--n-boot", None, (int,), low=100, high=1_000_000, doc="bootstrap draws"),
 )}
 
 
@@ -102,6 +103,12 @@ def _parser() -> argparse.ArgumentParser:
     ve.add_argument("--test", choices=("wilcoxon", "t"), default="wilcoxon", help="the paired test (default wilcoxon)")
     ve.add_argument("--correction", choices=("holm", "bh"), default="holm",
                     help="multiple-comparison correction across the run: holm (default) or bh (Benjamini-Hochberg)")
+
+    cl = sub.add_parser("claims", help="paper B's claims on a run with Split IG rows: paired differences per "
+                                        "network and pooled by photo, saturation (claims.csv/.md/.png)")
+    cl.add_argument("run_dir")
+    cl.add_argument("--n-boot", type=int, default=10000, help="cluster-bootstrap draws (default 10000)")
+    cl.add_argument("--seed", type=int, default=0, help="seed of the cluster bootstrap (default 0)")
 
     rl = sub.add_parser("reliability", help="which metrics are reliable on the suite's models (MetaQuantus model "
                                              "perturbation test): reliability.csv in the run folder, for the verdict")
@@ -226,28 +233,51 @@ def describe_entry(name: str) -> str:
     return "\n".join(out)
 
 
-def verdict_command(run_dir: str, test: str = "wilcoxon", correction: str = "holm") -> str:
-    """``xbench verdict``: rewrite a run directory's verdict files from its results (journaled as xbench's
-    own files when the folder is an xbench run); returns the terminal summary."""
+def _rewrite(command: str, run_dir: str, make) -> str:
+    """Run ``make()`` (which writes files into the run directory ``run_dir`` from its per-method results) and
+    journal what it wrote as xbench's own files when the folder is an xbench run; returns ``make()``'s text."""
     from .results import results_path
     from .rundir import RunDir
-    from .verdict import make_verdict
 
     path = results_path(run_dir)
     if not path.exists():
-        raise XBenchError(f"verdict: '{run_dir}' has no results.csv; give a run directory of xbench run")
+        raise XBenchError(f"{command}: '{run_dir}' has no results.csv; give a run directory of xbench run")
     import pandas as pd
 
     if "kind" not in pd.read_csv(path, nrows=0).columns:
-        raise XBenchError(f"verdict: '{run_dir}' is a train-prior run (no per-method rows to compare); "
+        raise XBenchError(f"{command}: '{run_dir}' is a train-prior run (no per-method rows to compare); "
                           "give a run directory of xbench run")
     folder = RunDir(run_dir)
     before = folder.snapshot()
-    text = make_verdict(run_dir, test=test, correction=correction)
+    text = make()
     if folder.is_xbench_run():  # journal the files it made, once each (a rerun fresh of the suite deletes them)
         listed = set(folder.written())
         folder.record([p for p, m in folder.snapshot().items() if before.get(p) != m and p.resolve() not in listed])
     return text
+
+
+def verdict_command(run_dir: str, test: str = "wilcoxon", correction: str = "holm") -> str:
+    """``xbench verdict``: rewrite a run directory's verdict files from its results (journaled as xbench's
+    own files when the folder is an xbench run); returns the terminal summary."""
+    from .verdict import make_verdict
+
+    return _rewrite("verdict", run_dir, lambda: make_verdict(run_dir, test=test, correction=correction))
+
+
+def claims_command(run_dir: str, n_boot: int, seed: int) -> str:
+    """``xbench claims``: paper B's claims judged on a run with Split IG rows (claims.csv/.md/.png); returns
+    the headline lines.  Refused in one line where the run has no Left with a Right or full variant."""
+    from .report.claims import has_split_claims, make_claims
+    from .results import read_results
+
+    def make() -> str:
+        df = read_results(run_dir)
+        if not has_split_claims(df):
+            raise XBenchError(f"claims: '{run_dir}' has no split_ig Left with a Right or full variant of one model "
+                              "(paper B's claims compare them); run a suite such as split_ig_photos")
+        return make_claims(run_dir, df, n_boot=n_boot, seed=seed)
+
+    return _rewrite("claims", run_dir, make)
 
 
 def reliability_command(suite_spec: str, out: str | None, draws: int, samples: int, minor: float,
@@ -372,6 +402,9 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command == "verdict":
             print(verdict_command(args.run_dir, args.test, args.correction))
+            return 0
+        if args.command == "claims":
+            print(claims_command(args.run_dir, args.n_boot, args.seed))
             return 0
         if args.command == "reliability":
             print(reliability_command(args.suite, args.out, args.draws, args.samples, args.minor, args.disruptive))

@@ -19,7 +19,7 @@ import pandas as pd
 import torch
 
 from . import batching, precision
-from .methods import METHODS, attribute, path_start
+from .methods import METHODS, attribute, path_end, path_start
 from .metrics import METRICS, CellContext, MetricOutput
 from .models import create as create_model
 from .models import is_homogeneous
@@ -57,6 +57,7 @@ class Attributed:
     chunk: int = 0  # the smallest chunk the attribution ran in (the batch size when unchunked)
     decided: dict[str, Any] = field(default_factory=dict)  # settings the method decided at run time
     path_start: torch.Tensor | None = None
+    path_end: torch.Tensor | None = None  # declared by methods whose path does not end at the input
     recompute: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None
 
 
@@ -140,10 +141,11 @@ class Executor:
             seconds = time.perf_counter() - t0
         # settings decided at run time (e.g. Grad-CAM's default layer) are recorded with the rows
         decided = {k: v for k, v in (info.pop("params", None) or {}).items() if method.params.get(k) != v}
+        # where the method's path starts (declared at register): what completeness compares F(x) with
+        start = path_start(method.name, method.params, batch.x, batch.data_info)
         return Attributed(
-            attr, info, seconds, min((e.chunk_size for e in events), default=len(batch.x)), decided,
-            # where the method's path starts (declared at register): what completeness compares F(x) with
-            path_start(method.name, method.params, batch.x, batch.data_info),
+            attr, info, seconds, min((e.chunk_size for e in events), default=len(batch.x)), decided, start,
+            path_end(method.name, batch.x, start, info),
             # ``model=`` re-runs the method on another model (the randomisation checks' randomised copies)
             lambda inp, tgt, model=model: call_method(model, inp, tgt, method, context))
 
@@ -169,7 +171,7 @@ class Executor:
         ctx = CellContext(model=model, inputs=x, target=batch.target, attributions=a.attributions,
                           method=method.name if method else MODEL_ONLY,
                           method_params=dict(method.params) if method else {}, attribute=a.recompute,
-                          baseline=a.path_start, labels=batch.y, masks=batch.masks,
+                          baseline=a.path_start, path_end=a.path_end, labels=batch.y, masks=batch.masks,
                           data_info=batch.data_info, references=batch.references, seed=suite.seed, batch=b)
         common = {"suite": suite.name, "model": model_spec.label, "method": me_label, "target": suite.data.target,
                   "device": str(self.device), "dtype": suite.dtype, "batch_size": suite.data.batch_size,

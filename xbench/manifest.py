@@ -19,11 +19,21 @@ WEIGHTS_GLOB = "weights.rank*.json"
 
 
 def model_files(models: list[Any]) -> dict[str, dict[str, str]]:
-    """``{"models[i].path": {"path", "sha256"}}`` for every user model file a suite names (a ``file`` model's
-    archive, a ``python`` model's ``weights``): the run records what it evaluated, not only where it was."""
+    """``{"models[i].<field>": {"path", "sha256"}}`` for every user model file a suite names (a ``file`` model's
+    archive, a ``python`` model's ``weights`` file and its factory module when it lies in its ``search_path``): the run
+    records what it evaluated, not only where it was."""
+    from .models.user import _local_module
+
     out: dict[str, dict[str, str]] = {}
     for i, m in enumerate(models):
-        for key, value in (("path", m.params.get("path")), ("weights", m.weights if m.name == "python" else None)):
+        weights = m.weights if m.name == "python" else None
+        if isinstance(weights, dict):
+            weights = weights.get("path")
+        factory = m.params.get("factory") if m.name == "python" else None
+        module = (_local_module(factory.split(":")[0], m.params.get("search_path"))
+                  if isinstance(factory, str) and ":" in factory else None)
+        for key, value in (("path", m.params.get("path")), ("weights", weights),
+                           ("factory", str(module) if module else None)):
             if isinstance(value, str) and Path(value).expanduser().is_file():
                 out[f"models[{i}].{key}"] = {"path": value, "sha256": file_sha256(value)}
     return out

@@ -29,7 +29,9 @@ HELP: dict[str, str] = {
     "blur_kernel": "side of the Gaussian blur kernel in pixels (odd)",
     "blur_sigma": "standard deviation of the Gaussian blur in pixels",
     "fractions": "fractions of pixels at which the curve is evaluated, each in [0, 1]",
-    "radius": "L-inf radius of the uniform input noise (normalised input units)",
+    "radius": "L-inf radius of the uniform input noise (normalised input units; see radius_units where offered)",
+    "radius_units": "units of radius: input (the normalised inputs', default) or pixel ([0, 1] pixels, divided by "
+                    "the data's per-channel std; recorded with the radius it became)",
     "norm": "norm of the attribution change: Frobenius or max-abs",
     "eps": "guard added to a denominator so a zero change gives a finite value",
     "x": "build the bias-free X-variant (homogeneous; needed by x_gradient)",
@@ -72,15 +74,19 @@ HELP: dict[str, str] = {
                            "batch (false: a separate forward scan first, as the paper's notebook does)",
     "split_ig.part": "which part of the path to integrate: left of the split, right of it, or the full path",
     "x_gradient.check": "verify once per model that it is homogeneous (refuse biased models)",
-    "efficientnet_lite0.fuse_bn": "fold BatchNorm into the convolutions (outputs within 1e-4, ~1.9x faster on CPU)",
-    "efficientnet_lite0.channels_last": "use the channels-last memory format (an option: slower on this CPU)",
-    "photos.model": "the model whose predicted class names each photo and orders them",
+    "photos.model": "the model whose confidence orders the photos for every model of the run (a model label of "
+                    "the suite or a registered model; default: the suite's first model)",
+    "photos.size": "side in px for every model (default: each model's declared input size, 224 if it declares none)",
     "photos.order": "photo order: by the model's confidence (most plausibly classified first) or as detected",
     "logit_path.n_points": "points along the straight path at which the target logit is evaluated",
     "logit_path.ratio": "the share r of the logit's change whose first crossing is reported (paper B: 0.9)",
     # models from files
     "file.path": "your TorchScript (torch.jit.save) or torch.export (torch.export.save) archive",
-    "python.factory": "your model factory as 'package.module:function' (importable from the current folder)",
+    "python.factory": "your model factory as 'package.module:function' (beside the suite file, or importable)",
+    "python.weights": "a checkpoint path, or {path: ckpt, key_map: 'module:function', load: 'module:function'}: "
+                      "keys renamed by key_map (None drops one), then a strict load or load(model, state)",
+    "python.search_path": "folder searched first for the factory/key_map/load modules (a suite file fills in its own "
+                          "folder when the module lies there)",
     "python.kwargs": "keyword arguments passed to the factory",
     # metrics
     "abpc.divisor": "the sum over fractions is divided by this (10 in paper B, for 9 points)",

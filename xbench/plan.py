@@ -69,7 +69,8 @@ def units(suite: Suite, model: ModelSpec) -> list[Unit]:
     attr = [Cell(CellKind.METRIC, m.label, m) for m in suite.metrics if m.label not in only]
     for mo, me in suite.pairs():
         if mo.label == model.label:
-            out.append(Unit(model, me, (*attr, Cell(CellKind.INFO, INFO))))
+            mine = tuple(c for c in attr if c.metric.evaluates(me.label))  # a metric may name the methods it evaluates
+            out.append(Unit(model, me, (*mine, Cell(CellKind.INFO, INFO))))
     return out
 
 
@@ -127,6 +128,11 @@ def cell_settings(suite: Suite, unit: Unit, cell: Cell) -> dict[str, Any]:
     """Every setting that determines a cell's values (stored in its part; resume compares them field by field)."""
     data = asdict(suite.data)
     data.pop("num_workers", None)  # loader processes do not change values
+    metric: Any = cell.label
+    if cell.metric is not None:
+        metric = asdict(cell.metric)
+        if metric.get("methods") is None:
+            metric.pop("methods", None)  # every method: as recorded before metrics could name theirs (resume)
     return {"seed": suite.seed, "device": suite.device, "dtype": suite.dtype, "data": data,
             "model": asdict(unit.model), "method": asdict(unit.method) if unit.method is not None else None,
-            "metric": asdict(cell.metric) if cell.metric is not None else cell.label}
+            "metric": metric}

@@ -50,13 +50,17 @@ def preflight(suite: Suite) -> None:
     x0, info, has_masks = _check_data(suite, problems)
     if x0 is None:
         raise SuiteError(problems)
-    built = {m.label: _check_model(i, m, suite, x0, info, problems) for i, m in enumerate(suite.models)}
+    served = _served_data(suite, x0, info, problems)  # model label -> (one input, info) as that model receives it
+    built = {m.label: _check_model(i, m, suite, *served[m.label], problems) if m.label in served else None
+             for i, m in enumerate(suite.models)}
     if problems:
         raise SuiteError(problems)
-    facts = data_facts(x0, info, has_masks)
+    # data-bounded counts are checked against the smallest input any model receives
+    small, small_info = min(served.values(), key=lambda s: s[0].numel())
+    facts = data_facts(small, small_info, has_masks)
     _check_methods(suite, built, facts, problems)
     _check_metrics(suite, facts, built, problems)
-    _check_memory(suite, x0, built, problems)
+    _check_memory(suite, {label: x for label, (x, _) in served.items()}, built, problems)
     if problems:
         raise SuiteError(problems)
 
@@ -75,22 +79,45 @@ def _check_device(device: str, problems: list[str]) -> None:
 
 
 # ---- data -----------------------------------------------------------------------------------------
-def _open(name: str, split: str, spec, field: str, problems: list[str]):
-    from .data import create as create_data
+def _open(suite: Suite, split: str, field: str, problems: list[str], model: ModelSpec | None = None):
+    """The suite's data split as ``model`` (default: the first) receives it (:func:`xbench.serving.data_for`), or
+    None with one line in ``problems``."""
+    from .serving import data_for
 
+    name = suite.data.name
     try:
-        return create_data(name, split, root=spec.root, **spec.params)
+        return data_for(suite, model or suite.models[0], split)
     except XBenchError as err:
-        problems.append(str(err))
+        if str(err) not in problems:
+            problems.append(str(err))
     except Exception as err:  # noqa: BLE001 - a broken data folder must still give one line
         problems.append(f"{field}: cannot read {name} split '{split}': {type(err).__name__}: {_first_line(err)}")
     return None
 
 
+def _served_data(suite: Suite, x0: torch.Tensor, info: dict,
+                 problems: list[str]) -> dict[str, tuple[torch.Tensor, dict]]:
+    """Model label -> (one input, the data's info) as each model receives the data: a dataset served per model
+    (``photos``) is opened for each at its declared input size and normalisation; any other is the same for all.
+    A model the served data does not fit is left out, with one line in ``problems``."""
+    from .data import DATASETS
+
+    first = suite.models[0].label
+    if not DATASETS.get(suite.data.name).meta.get("per_model"):
+        return {m.label: (x0, info) for m in suite.models}
+    out = {first: (x0, info)}
+    for m in suite.models[1:]:
+        ds = _open(suite, suite.data.split, "data", problems, m)
+        if ds is not None:
+            out[m.label] = (torch.as_tensor(ds.dataset[0][0]), dict(ds.info))
+    return out
+
+
 def _check_data(suite: Suite, problems: list[str]) -> tuple[torch.Tensor | None, dict, bool]:
-    """Open the split, read one input; resolve n_samples / n_references to what the split holds."""
+    """Open the split (as the first model receives it), read one input; resolve n_samples / n_references to what
+    the split holds."""
     spec = suite.data
-    ds = _open(spec.name, spec.split, spec, "data", problems)
+    ds = _open(suite, spec.split, "data", problems)
     if ds is None:
         return None, {}, False
     n = len(ds)
@@ -109,7 +136,7 @@ def _check_data(suite: Suite, problems: list[str]) -> tuple[torch.Tensor | None,
         return None, {}, False
     x0 = torch.as_tensor(item[0])
     if _uses_references(suite):
-        ref = _open(spec.name, spec.references, spec, "data.references", problems)
+        ref = _open(suite, spec.references, "data.references", problems)
         if ref is not None:
             spec.n_references = min(spec.n_references, len(ref))
     return x0, dict(ds.info), bool(getattr(ds, "has_masks", False) or len(item) > 2)
@@ -246,7 +273,7 @@ def _resolve_from_checkpoint(i: int, m: ModelSpec, problems: list[str]) -> None:
 def _name_field(where: str, message: str) -> str:
     """Prefix a model factory's message with the field path: ``weights: ...`` -> ``models[0].weights: ...``."""
     head, sep, rest = message.partition(": ")
-    if sep and head.isidentifier():
+    if sep and all(part.isidentifier() for part in head.split(".")):  # weights: / weights.key_map:
         return f"{where}.{head}: {rest}"
     if sep and head.startswith("model(") and ")." in head:  # the registry's "model(name).param: ..."
         return f"{where}.{head.split(').', 1)[1]}: {rest}"
@@ -397,14 +424,20 @@ def memory_budget(device: str) -> int:
         return 8 * 2**30
 
 
-def estimate_bytes(suite: Suite, x0: torch.Tensor, built: dict[str, torch.nn.Module | None]) -> dict[str, int]:
+def _inputs(x0: torch.Tensor | dict[str, torch.Tensor]) -> dict[str | None, torch.Tensor]:
+    return dict(x0) if isinstance(x0, dict) else {None: x0}
+
+
+def estimate_bytes(suite: Suite, x0: torch.Tensor | dict[str, torch.Tensor],
+                   built: dict[str, torch.nn.Module | None]) -> dict[str, int]:
     """Lower bounds (bytes) of the largest buffers a run holds at once, by the field that sizes them.
 
     One batch of inputs and its attributions; the reference inputs; the largest model's weights;
     per-sample buffers of the largest count parameter (curve points, noise draws) at 8 bytes each.
+    ``x0``: one input, or model label -> one input as that model receives the data (the largest counts).
     """
     esize = torch.tensor([], dtype=getattr(torch, suite.dtype)).element_size()
-    item = int(x0.numel()) * esize  # one input
+    item = max(int(x.numel()) for x in _inputs(x0).values()) * esize  # one input, the largest model's
     bs = min(suite.data.batch_size, suite.data.n_samples)
     out = {"data.batch_size": 2 * bs * item}
     if _uses_references(suite):
@@ -425,7 +458,8 @@ def estimate_bytes(suite: Suite, x0: torch.Tensor, built: dict[str, torch.nn.Mod
     return out
 
 
-def _check_memory(suite: Suite, x0: torch.Tensor, built: dict, problems: list[str]) -> None:
+def _check_memory(suite: Suite, x0: torch.Tensor | dict[str, torch.Tensor], built: dict,
+                  problems: list[str]) -> None:
     """Refuse a run whose buffers (:func:`estimate_bytes`) plus the largest method's expanded model inputs
     (:func:`_method_bytes`: noise samples, path steps, window positions x the activations of one input) exceed
     :data:`MEMORY_SHARE` of the device's memory; one line naming the field that sizes the largest part."""
@@ -444,15 +478,17 @@ def _check_memory(suite: Suite, x0: torch.Tensor, built: dict, problems: list[st
                         f"this device has; lower it")
 
 
-def _bytes_per_model_input(suite: Suite, x0: torch.Tensor, built: dict) -> int:
+def _bytes_per_model_input(suite: Suite, x0: torch.Tensor | dict[str, torch.Tensor], built: dict) -> int:
     """Bytes one model input costs inside a gradient pass, for the largest model: the input and its gradient,
-    and every leaf module's output and its gradient (counted by hooks on one forward pass, on the meta device
-    where the model was built there: shapes only, no compute)."""
+    and every leaf module's output and its gradient (counted by hooks on one forward pass of the input that model
+    receives, on the meta device where the model was built there: shapes only, no compute)."""
     esize = torch.tensor([], dtype=getattr(torch, suite.dtype)).element_size()
-    best = 2 * int(x0.numel()) * esize
-    for model in built.values():
+    inputs = _inputs(x0)
+    best = 2 * max(int(x.numel()) for x in inputs.values()) * esize
+    for label, model in built.items():
         if not isinstance(model, torch.nn.Module) or isinstance(model, torch.jit.ScriptModule):
             continue  # TorchScript refuses Python hooks: its activations are not counted (the input still is)
+        x0 = inputs.get(label, next(iter(inputs.values())))
         count = [0]
 
         def hook(_m, _i, out, count=count):

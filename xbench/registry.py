@@ -309,7 +309,9 @@ class Entry:
         """Check ``params`` against the schema and return them with every default filled in.
 
         Defaults are filled so that a result row records every setting, including the ones the
-        user did not write.
+        user did not write; except the entry's ``quiet_defaults`` (parameters added later whose default
+        keeps the earlier behaviour), recorded only when given, so that rows of runs that never set them
+        keep their recorded settings.
         """
         params = dict(params or {})
         for alias, name in self.meta.get("aliases", {}).items():
@@ -332,7 +334,7 @@ class Entry:
                 out[name] = spec.check(params[name], f"{prefix}{name}")
             elif spec.required:
                 raise ParamError(f"{prefix}{name}: required by {self.name} but missing")
-            else:
+            elif name not in self.meta.get("quiet_defaults", ()):
                 out[name] = spec.default
         if "check" in self.meta:
             self.meta["check"](out, where or self.name)  # cross-parameter checks (e.g. against a library's signature)

@@ -63,6 +63,7 @@ class Run:
         self.executor = Executor(suite, self.dir, self.device, self.speed)
         self.bar = None
         self.n_evaluated = min(suite.data.n_samples, 10**12)  # set from the data by execute()
+        self.items: dict[str, list[dict]] = {}  # model label -> the dataset's named items as that model got them
 
     def cell_done(self, unit: Unit, cell: Cell, b: int) -> bool:
         """Whether a cell is finished with this suite's settings (the run directory's resume check)."""
@@ -76,6 +77,9 @@ class Run:
         from tqdm.auto import tqdm
 
         ds, idx = load_data(self.suite)
+        # each model receives the data as it declares (a dataset served per model: its size and normalisation)
+        data = {m.label: ds if i == 0 else load_data(self.suite, m)[0] for i, m in enumerate(self.suite.models)}
+        self.items = {label: d.info["items"] for label, d in data.items() if "items" in d.info}
         self.n_evaluated = len(idx)
         bs = self.suite.data.batch_size
         work, total = todo(self.suite, rank_batches(len(idx), bs, self.rank, self.world), self.cell_done)
@@ -84,19 +88,21 @@ class Run:
         self.bar = bar = tqdm(total=total, initial=total - left, desc=self.suite.name, disable=not self.progress,
                               unit="cell", dynamic_ncols=True)
         self.executor.tick = lambda: bar.update(1)
-        refs = None
         try:
             with batching.on_chunk(self._chunk_tick), precision.using(self.speed):  # speed
                 for model_spec, model_units, missing in work:
                     if not missing:
                         continue
+                    mds = data[model_spec.label]
                     bar.set_description(f"{self.suite.name} | loading {model_spec.label}")
-                    model = self.executor.load_model(model_spec, ds.info, self.progress)
+                    model = self.executor.load_model(model_spec, mds.info, self.progress)
                     self.save_weight_records()
-                    if refs is None and any(me != MODEL_ONLY for (_, me) in missing):
-                        refs = references(self.suite, self.device, self.executor.dtype)
-                    for b, data in batches(self.suite, ds, idx, sorted({bb for (bb, _) in missing})):
-                        batch = self.executor.make_batch(model, b, data, idx[b * bs: (b + 1) * bs], ds.info, refs)
+                    refs = None
+                    if any(me != MODEL_ONLY for (_, me) in missing):
+                        refs = references(self.suite, self.device, self.executor.dtype, model_spec)
+                    for b, batch_data in batches(self.suite, mds, idx, sorted({bb for (bb, _) in missing})):
+                        batch = self.executor.make_batch(model, b, batch_data, idx[b * bs: (b + 1) * bs], mds.info,
+                                                         refs)
                         for unit in model_units:
                             if (b, unit.label) in missing:
                                 bar.set_description(f"{self.suite.name} | {model_spec.label} | {unit.label} | "
@@ -185,7 +191,8 @@ def run_suite(suite: Suite, out_dir: str | Path | None = None, *, resume: bool =
                        rows=len(df), plugins=plugins_loaded(), model_files=model_files(suite.models),
                        speed=run.speed.recorded(),
                        autocast_errors=run.executor.amp_errors, cpu_allocator=run.allocator,  # speed
-                       weights=weight_files(out / "parts"))
+                       weights=weight_files(out / "parts"),
+                       **({"data_items": run.items} if run.items else {}))
         if report:
             from .report import make_report
 

@@ -7,16 +7,17 @@ from collections.abc import Iterator
 import torch
 from torch.utils.data import DataLoader, Subset
 
-from .data import create as create_data
 from .methods import METHODS
 from .provenance import stable_seed
-from .suite import Suite
+from .serving import data_for
+from .suite import ModelSpec, Suite
 
 
-def load_data(suite: Suite):
-    """The dataset and the dataset indices of the evaluated samples, in evaluation order."""
+def load_data(suite: Suite, model: ModelSpec | None = None):
+    """The dataset as ``model`` (default: the suite's first) receives it and the dataset indices of the evaluated
+    samples, in evaluation order (the same for every model: a dataset served per model keeps one order)."""
     spec = suite.data
-    ds = create_data(spec.name, spec.split, root=spec.root, **spec.params)
+    ds = data_for(suite, model or suite.models[0])
     n = min(spec.n_samples, len(ds))
     if spec.subset == "random":
         gen = torch.Generator().manual_seed(stable_seed(suite.seed, "subset"))
@@ -37,12 +38,14 @@ def batches(suite: Suite, ds, idx: list[int], wanted: list[int]) -> Iterator[tup
     yield from zip(wanted, loader)
 
 
-def references(suite: Suite, device: torch.device, dtype: torch.dtype) -> torch.Tensor | None:
-    """Reference inputs for methods that declare they need them (expected_gradients), or None."""
+def references(suite: Suite, device: torch.device, dtype: torch.dtype,
+               model: ModelSpec | None = None) -> torch.Tensor | None:
+    """Reference inputs for methods that declare they need them (expected_gradients), as ``model`` (default: the
+    suite's first) receives the data, or None."""
     if not any("references" in METHODS.get(me.name).meta["needs"] for me in suite.methods):
         return None
     spec = suite.data
-    ref = create_data(spec.name, spec.references, root=spec.root, **spec.params)
+    ref = data_for(suite, model or suite.models[0], spec.references)
     gen = torch.Generator().manual_seed(stable_seed(suite.seed, "references"))
     idx = torch.randperm(len(ref), generator=gen)[: spec.n_references].tolist()
     x = torch.stack([torch.as_tensor(ref.dataset[i][0]) for i in idx])

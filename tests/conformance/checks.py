@@ -659,6 +659,29 @@ def _split_ig() -> Result:
     return res
 
 
+@check("refined_left_ig", "refined_left_ig")
+def _refined_left_ig() -> Result:
+    from captum.attr import IntegratedGradients
+
+    net, (x, t) = cnn(), inputs()
+    ours, info = xbench.attribute(net, x, t, "refined_left_ig", ratio=0.7, n_steps=40, refine_steps=24,
+                                  method="gausslegendre", return_info=True)
+    # a* from the notebook's own threshold_index / m, then IG on [0, a* x]: substituting a = a* u,
+    # x * int_0^a* grad F(a x) da = (a* x) * int_0^1 grad F(u (a* x)) du, i.e. Captum's IG of the input a* x from
+    # baseline 0, with the same rule and steps (its points u_j a* x, ours a* u_j x: the same up to rounding)
+    _, stars = _split_ig_reference(net, x, t, 0.7, 40)
+    a = torch.as_tensor(stars, dtype=x.dtype).view(-1, 1, 1, 1)
+    ref = IntegratedGradients(net).attribute(a * x, baselines=torch.zeros_like(x), target=t, n_steps=24,
+                                             method="gausslegendre")
+    res = result("refined_left_ig (ratio 0.7, 40 + 24 steps)", "Captum IntegratedGradients of a* x, baseline 0 "
+                 "(a* = the Split IG notebook's threshold_index / m)", ours, ref, None, F32_WHY)
+    res.conventions = ("a* = k*/m, the end of the interval the notebook's Left sums; a sample whose first point "
+                       "crosses has a* = 0 and attribution 0 on both sides")
+    # the a* the method found must be the notebook's exactly (a multiple of 1/m, compared as numbers)
+    res.diff = max(res.diff, float(np.abs(info["alpha_end"].double().numpy() - stars).max()))
+    return res
+
+
 @check("ig_distance", "ig_distance")
 def _ig_distance() -> Result:
     net, (x, t) = cnn(), inputs()

@@ -7,8 +7,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from xbench.data import DATASETS, create
+from xbench.data import DATASETS
 from xbench.errors import XBenchError
+from xbench.serving import open_data  # a dataset served per model (photos) is opened for a default model
 
 ENTRIES = DATASETS.entries()
 
@@ -17,7 +18,7 @@ ENTRIES = DATASETS.entries()
 def test_every_dataset_yields_items_or_says_how_to_provide_it(entry, tmp_path):
     small = {"n": 8} if "n" in entry.params else {}
     try:
-        ds = create(entry.name, **({"root": str(tmp_path / "empty")} if "root" in entry.params else {}), **small)
+        ds = open_data(entry.name, **({"root": str(tmp_path / "empty")} if "root" in entry.params else {}), **small)
     except XBenchError as err:
         msg = str(err)
         assert "root" in entry.params, f"{entry.name} needs no files yet failed: {msg}"

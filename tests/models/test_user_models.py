@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import torch
 from torch import nn
@@ -90,3 +92,129 @@ def test_renormalise_feeds_the_model_its_own_normalisation():
     model = bind_input_normalisation(Renormalise(Probe(), [0.4], [0.2]), {"mean": [0.5], "std": [0.25]})
     model(torch.full((1, 1, 2, 2), (0.75 - 0.5) / 0.25))
     torch.testing.assert_close(seen[-1], torch.full((1, 1, 2, 2), (0.75 - 0.4) / 0.2))
+
+
+# ---- a factory beside the suite, weights with a key map or a load hook ----------------------------------------
+NETS = '''
+import torch
+from torch import nn
+
+
+def build():
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 10))
+
+
+def strip(key):
+    return None if key.startswith("extra.") else key[len("old."):]
+
+
+def halve(model, state):
+    model.load_state_dict({k: v / 2 for k, v in state.items()})
+'''
+
+
+def _suite_dir(tmp_path, weights) -> tuple:
+    """A suite file with its factory module (``byo_nets.py``) beside it and a checkpoint in the package layout
+    ``old.<key>`` plus a stray ``extra.`` key; returns (suite path, the reference network)."""
+    import yaml
+
+    (tmp_path / "byo_nets.py").write_text(NETS)
+    torch.manual_seed(0)
+    ref = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 10))
+    torch.nn.init.normal_(ref[4].weight, generator=torch.Generator().manual_seed(3))
+    state = {f"old.{k}": v for k, v in ref.state_dict().items()} | {"extra.step": torch.tensor(7)}
+    torch.save(state, tmp_path / "net.pth")
+    suite = {"name": "byo", "seed": 0, "device": "cpu",
+             "data": {"name": "digits", "split": "test", "n_samples": 2, "batch_size": 2},
+             "models": [{"name": "python", "factory": "byo_nets:build", "weights": weights,
+                         "input_shape": [1, 32, 32]}],
+             "methods": ["saliency"], "metrics": ["sparseness"]}
+    (tmp_path / "suite.yaml").write_text(yaml.safe_dump(suite))
+    return tmp_path / "suite.yaml", ref
+
+
+def test_factory_is_found_beside_the_suite_without_staying_on_the_import_path(tmp_path):
+    import sys
+
+    from xbench.suite import load_suite
+
+    path, ref = _suite_dir(tmp_path, {"path": "net.pth", "key_map": "byo_nets:strip"})
+    before = list(sys.path)
+    suite = load_suite(str(path))
+    spec = suite.models[0]
+    assert spec.params["search_path"] == str(tmp_path) and spec.weights["path"] == str(tmp_path / "net.pth")
+    model = M.create("python", weights=spec.weights, **spec.params)
+    assert sys.path == before and "byo_nets" in sys.modules
+    x = torch.randn(2, 1, 32, 32)
+    torch.testing.assert_close(model(x), ref(x))  # the key map renamed every key and dropped the stray one
+
+
+def test_a_module_of_the_same_name_elsewhere_is_not_taken(tmp_path):
+    import sys
+
+    from xbench.suite import load_suite
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    path_a, _ = _suite_dir(tmp_path / "a", "net.pth")
+    path_b, _ = _suite_dir(tmp_path / "b", "net.pth")
+    before = sys.modules.get("byo_nets")  # another test's module of that name, or none
+    (tmp_path / "b" / "byo_nets.py").write_text(NETS.replace("nn.Linear(4, 10)", "nn.Linear(4, 7)"))
+    outs = []
+    for path in (path_a, path_b):
+        spec = load_suite(str(path)).models[0]
+        outs.append(M.create("python", **spec.params)(torch.zeros(1, 1, 32, 32)).shape[1])
+    assert outs == [10, 7]
+    # the rest of the process keeps the module it imported first
+    first = before.__file__ if before is not None else str(tmp_path / "a" / "byo_nets.py")
+    assert sys.modules["byo_nets"].__file__ == first
+
+
+def test_load_hook_loads_the_state_itself(tmp_path):
+    path, ref = _suite_dir(tmp_path, {"path": "net.pth", "key_map": "byo_nets:strip", "load": "byo_nets:halve"})
+    spec = __import__("xbench.suite", fromlist=["load_suite"]).load_suite(str(path)).models[0]
+    model = M.create("python", weights=spec.weights, **spec.params)
+    torch.testing.assert_close(model[4].weight, ref[4].weight / 2)
+
+
+@pytest.mark.parametrize("weights, message", [
+    ({"path": "net.pth", "keymap": "byo_nets:strip"},
+     r"models\[0\]\.weights\.keymap: not a key of weights; allowed: key_map, load, path"),
+    ({"path": "net.pth", "key_map": "byo_nets.strip"}, r"models\[0\]\.weights\.key_map: 'byo_nets.strip' must look "
+                                                        r"like 'module:function'"),
+    ({"key_map": "byo_nets:strip"}, r"models\[0\]\.weights\.path: missing"),
+    ({"path": "net.pth", "load": "byo_nets:nothing"}, r"models\[0\]\.weights\.load: 'byo_nets' has no callable "
+                                                      r"'nothing'"),
+    ({"path": "net.pth"}, r"models\[0\]\.weights: .*does not fit Sequential: 4 missing key\(s\), e\.g\. '0\.weight'"),
+])
+def test_bad_weights_specs_are_one_line_before_any_work(tmp_path, weights, message):
+    from xbench.errors import SuiteError
+    from xbench.preflight import preflight
+    from xbench.suite import load_suite
+
+    path, _ = _suite_dir(tmp_path, weights)
+    with pytest.raises(SuiteError) as err:
+        preflight(load_suite(str(path)))
+    assert len(err.value.problems) == 1 and "\n" not in err.value.problems[0]
+    assert re.match(message, err.value.problems[0]), err.value.problems[0]
+
+
+def test_rows_and_manifest_record_the_weights_and_their_sha256(tmp_path):
+    import json
+
+    import pandas as pd
+
+    from xbench.provenance import file_sha256
+    from xbench.runner import run_suite
+    from xbench.suite import load_suite
+
+    path, _ = _suite_dir(tmp_path, {"path": "net.pth", "key_map": "byo_nets:strip"})
+    out = run_suite(load_suite(str(path)), tmp_path / "run", progress=False, report=False, echo=None)
+    recorded = {json.dumps(json.loads(p)["weights"]) for p in pd.read_csv(out / "results.csv")["model_params"]}
+    assert recorded == {json.dumps({"key_map": "byo_nets:strip", "path": str(tmp_path / "net.pth")})}
+    manifest = json.loads((out / "manifest.json").read_text())
+    sha = file_sha256(tmp_path / "net.pth")
+    assert manifest["model_files"]["models[0].weights"] == {"path": str(tmp_path / "net.pth"), "sha256": sha}
+    assert manifest["model_files"]["models[0].factory"]["sha256"] == file_sha256(tmp_path / "byo_nets.py")
+    assert [e["sha256"] for e in manifest["weights"]["python"]] == [sha]

@@ -6,6 +6,7 @@ A dataset yields ``(x, y)`` or ``(x, y, mask)`` with ``x`` already normalised (m
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -64,14 +65,40 @@ class XDataset(Dataset):
         return tuple(torch.stack([torch.as_tensor(it[j]) for it in items]) for j in range(len(items[0])))
 
 
-def create(name: str, split: str = "test", root: str | None = None, **params: Any) -> XDataset:
-    """Build the named dataset split; ``root`` is the folder for datasets that live on disk."""
+@dataclass(frozen=True)
+class ServedModel:
+    """What a model declares about the inputs it takes, handed to a dataset served per model (``photos``) by the
+    runtime that builds the run: the data layer receives it and never imports the model registry.
+
+    ``label``: the model's name in results; ``key``: identifies the model with every setting (what labels are
+    cached under); ``size``: its input side in pixels (None: it declares none); ``mean``/``std``: per channel, pixel
+    units, of the normalisation it was trained with (None: it declares none); ``normalisation``: what to call it;
+    ``classify``: normalised images [N, C, H, W] -> logits [N, classes] (no gradients; raises a one-line
+    :class:`~xbench.errors.XBenchError` naming the model when the images do not fit it)."""
+
+    label: str
+    key: str
+    size: int | None = None
+    mean: tuple[float, ...] | None = None
+    std: tuple[float, ...] | None = None
+    normalisation: str = "declared"
+    classify: Callable[[torch.Tensor], torch.Tensor] | None = field(default=None, compare=False, repr=False)
+
+
+def create(name: str, split: str = "test", root: str | None = None, *, serve: ServedModel | None = None,
+           order_by: ServedModel | None = None, **params: Any) -> XDataset:
+    """Build the named dataset split; ``root`` is the folder for datasets that live on disk.
+
+    ``serve``/``order_by``: for a dataset registered ``per_model=True``, the model the split is served to (its
+    input size, normalisation and labels) and the model whose predictions order the items (the same for every
+    model of a run, so sample ``i`` is the same item for each); other datasets ignore them."""
     entry = DATASETS.get(name)
     call = dict(params)
     if "root" in entry.params or root is not None:
         call["root"] = root
     resolved = entry.resolve({"split": split, **call}, where=f"data({name})")
-    ds = entry.fn(**resolved)
+    served = {"serve": serve, "order_by": order_by} if entry.meta.get("per_model") else {}
+    ds = entry.fn(**resolved, **served)
     # what rebuilds another split of the same data (ROAR retrains on the train split of the data it evaluates)
     ds.info.setdefault("params", {k: v for k, v in resolved.items() if k != "split"})
     return ds

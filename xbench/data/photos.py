@@ -9,12 +9,16 @@ folder and every ``sklearn.datasets.load_sample_images()`` image is read and kep
 - not a graphic: its most frequent exact colour covers < 15% of the pixels and it has >= 10,000
   distinct colours (drops logos, test charts, the colour wheel and flat-background renderings).
 
-Each kept photo is resized (shorter side to ``size * 256 / 224``, antialiased bilinear), centre-cropped
-to ``size`` and normalised the way the model named by ``model`` declares in the model registry
-(EfficientNet-Lite0: (255 x - 127) / 128; models that declare nothing: ImageNet mean/std), following
-xbench's convention that datasets serve normalised inputs so that the zero baseline is the mean colour.
-There are no ground-truth labels: the label of each photo is ``model``'s top-1 class (``info['items']``
-records it with its name and probability), so ``target: predicted`` and ``target: label`` agree.
+The photos are *served to a model*: the runtime that builds a run hands the dataset a
+:class:`~xbench.data.base.ServedModel` per model (what the model declares: input size, normalisation, and a
+classifier), so the data layer never imports the model registry.  Each kept photo is resized (shorter side to
+``size * 256 / 224``, antialiased bilinear), centre-cropped to the model's declared input size (EfficientNet-Lite0/1/2:
+224/240/260 px) and normalised as the model declares (EfficientNet-Lite: (255 x - 127) / 128; models that declare
+nothing: ImageNet mean/std), following xbench's convention that datasets serve normalised inputs so that the zero
+baseline is the mean colour.  There are no ground-truth labels: the label of each photo is the served model's top-1
+class (``info['items']`` records it with the photo's name and probability), so ``target: predicted`` and
+``target: label`` agree.  The photos are ordered by one model's confidence (``order_by``), the same for every model
+of a run, so sample ``i`` is the same photo under every network.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ import torch.nn.functional as F
 from torch.utils.data import Dataset
 
 from ..errors import XBenchError
-from .base import DATASETS, XDataset
+from .base import DATASETS, ServedModel, XDataset
 from .images import IMAGENET_MEAN, IMAGENET_STD
 
 PIP_EXTRA = "pip install 'xbench[photos]'"
@@ -129,29 +133,45 @@ class PhotoSet(Dataset):
         return self.images[i], int(self.labels[i])
 
 
-def model_normalisation(model: str) -> tuple[tuple[float, ...], tuple[float, ...], str]:
-    """(mean, std, what) declared by the registered ``model`` (ImageNet's when it declares none)."""
-    from ..models import MODELS
-
-    meta = MODELS.get(model).meta
-    if "mean" in meta and "std" in meta:
-        return tuple(meta["mean"]), tuple(meta["std"]), f"{meta.get('normalisation', 'declared')} ({model})"
-    return IMAGENET_MEAN, IMAGENET_STD, f"imagenet ({model} declares none)"
+DEFAULT_SIZE = 224  # served to a model that declares no input size
+_LABELS: dict[tuple, tuple[torch.Tensor, torch.Tensor]] = {}  # (model key, size, mean, std) -> (classes, probs)
 
 
-@lru_cache(maxsize=4)
-def _labelled(model: str, size: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(images [N, 3, size, size], top-1 classes [N], top-1 probabilities [N]) for ``model``."""
-    from ..models import create
-
-    mean, std, _ = model_normalisation(model)
+@lru_cache(maxsize=8)
+def photo_tensors(size: int, mean: tuple[float, ...], std: tuple[float, ...]) -> torch.Tensor:
+    """Every detected photo, preprocessed: [N, 3, size, size], normalised with ``mean``/``std``."""
     kept, _ = find_photos()
-    x = torch.stack([preprocess(img, size, mean, std) for _, _, img in kept])
-    net = create(model)
-    with torch.inference_mode():
-        p = torch.softmax(net(x).double(), 1)
-    prob, cls = p.max(1)
-    return x, cls, prob.float()
+    return torch.stack([preprocess(img, size, mean, std) for _, _, img in kept])
+
+
+def served_input(model: ServedModel, size: int | None) -> tuple[int, tuple[float, ...], tuple[float, ...], str]:
+    """(side in px, mean, std, what the normalisation is called) of the photos served to ``model``: ``size`` when
+    given, else the model's declared input size (224 when it declares none); its declared normalisation, else
+    ImageNet's."""
+    side = size or model.size or DEFAULT_SIZE
+    if model.mean is not None and model.std is not None:
+        return side, tuple(model.mean), tuple(model.std), f"{model.normalisation} ({model.label})"
+    return side, IMAGENET_MEAN, IMAGENET_STD, f"imagenet ({model.label} declares none)"
+
+
+def labelled(model: ServedModel, size: int | None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(images [N, 3, side, side] served to ``model``, its top-1 classes [N], their probabilities [N]);
+    the labels are computed once per model key and input."""
+    side, mean, std, _ = served_input(model, size)
+    x = photo_tensors(side, mean, std)
+    key = (model.key, side, mean, std)
+    if key not in _LABELS:
+        if model.classify is None:
+            raise XBenchError(f"data(photos): model '{model.label}' was served without a classifier; the photos are "
+                              "labelled with the model's top-1 class")
+        with torch.inference_mode():
+            p = torch.softmax(model.classify(x).double(), 1)
+        prob, cls = p.max(1)
+        if len(_LABELS) >= 16:  # a long session (tests) serves many models: keep the cache small
+            _LABELS.pop(next(iter(_LABELS)))
+        _LABELS[key] = (cls, prob.float())
+    cls, prob = _LABELS[key]
+    return x, cls, prob
 
 
 def class_names(n: int) -> list[str]:
@@ -169,34 +189,49 @@ def class_names(n: int) -> list[str]:
 
 @DATASETS.register("photos", kind="image",
                    description="Real colour photographs shipped in scikit-image and scikit-learn "
-                   "(detected, no download), 224 px, labelled with the model's top-1 class",
-                   bounds={"size": (32, 1024)})
-def photos(*, split: Literal["test", "train"] = "test", model: str = "efficientnet_lite0",
-           size: int = 224, order: Literal["confidence", "detected"] = "confidence") -> XDataset:
-    """Every detected photo (both splits are the same photos: there is nothing to train on), normalised as
-    ``model`` declares and labelled with ``model``'s top-1 class; ``info['items']`` names each item.
+                   "(detected, no download), served to each model at its declared input size and normalisation, "
+                   "labelled with its top-1 class",
+                   bounds={"size": (32, 1024)}, hidden=("serve", "order_by"), per_model=True)
+def photos(*, split: Literal["test", "train"] = "test", model: str | None = None, size: int | None = None,
+           order: Literal["confidence", "detected"] = "confidence", serve: ServedModel | None = None,
+           order_by: ServedModel | None = None) -> XDataset:
+    """Every detected photo (both splits are the same photos: there is nothing to train on), served to the model
+    ``serve`` (given by the runtime, see :class:`ServedModel`): at ``size`` px when given, else the model's declared
+    input size; normalised as it declares; labelled with its top-1 class.  ``info['items']`` names each item.
 
-    ``order``: ``confidence`` (default) puts the photos ``model`` classifies most confidently first, so
-    that ``n_samples: k`` takes the k most plausibly classified (paper B used correctly classified
-    images; there is no ground truth here); ``detected``: by source, then file name."""
+    ``order``: ``confidence`` (default) puts the photos the ordering model (``order_by``: the one ``model`` names,
+    resolved by the runtime; by default the suite's first model) classifies most confidently first, so that
+    ``n_samples: k`` takes the k most plausibly classified (paper B used correctly classified images; there is no
+    ground truth here) and sample ``i`` is the same photo for every model of a run; ``detected``: by source,
+    then file name."""
     _require("skimage")
-    mean, std, what = model_normalisation(model)
+    if serve is None:
+        raise XBenchError("data(photos): the photos are served to a model (its input size, normalisation and "
+                          "top-1 labels); open them with xbench.serving.open_data('photos', model=...), as a run does "
+                          "for each of its models")
     kept, skipped = find_photos()
     if not kept:
         raise XBenchError("data(photos): no colour photograph found in the installed scikit-image/scikit-learn; "
                           f"run: {PIP_EXTRA}")
-    x, cls, prob = _labelled(model, size)
-    idx = torch.argsort(prob, descending=True, stable=True) if order == "confidence" else torch.arange(len(prob))
+    side, mean, std, what = served_input(serve, size)
+    x, cls, prob = labelled(serve, size)
+    ranker = order_by or serve
+    if order == "confidence":
+        rank_prob = prob if ranker.key == serve.key else labelled(ranker, size)[2]
+        idx = torch.argsort(rank_prob, descending=True, stable=True)
+    else:
+        idx = torch.arange(len(prob))
     x, cls, prob = x[idx], cls[idx], prob[idx]
     kept = [kept[int(i)] for i in idx]
     names = class_names(1000)
     items = [{"sample": i, "name": name, "source": source, "class_index": int(c), "class_name": names[int(c)],
               "probability": round(float(p), 4)}
              for i, ((name, source, _), c, p) in enumerate(zip(kept, cls, prob))]
-    info: dict[str, Any] = {"name": "photos", "split": split, "num_classes": 1000, "input_shape": (3, size, size),
+    info: dict[str, Any] = {"name": "photos", "split": split, "num_classes": 1000, "input_shape": (3, side, side),
                             "mean": list(mean), "std": list(std), "normalisation": what, "n": len(items),
-                            "label": f"{model} top-1 (no ground truth)", "order": order, "items": items,
-                            "classes": names,
+                            "label": f"{serve.label} top-1 (no ground truth)", "served_to": serve.label,
+                            "order": order, "ordered_by": ranker.label if order == "confidence" else None,
+                            "items": items, "classes": names,
                             "skipped": [{"name": n, "source": s, "reason": r} for n, s, r in skipped],
-                            "dataset_mean": torch.zeros(3, size, size)}
+                            "dataset_mean": torch.zeros(3, side, side)}
     return XDataset(PhotoSet(x, cls), info)

@@ -34,6 +34,9 @@ def _method_contract(name: str, fn: Callable, specs: dict, meta: dict[str, Any])
     without a path (completeness is then reported against the zero input, by convention).  Every
     built-in method declares it; when a user's method does not, it is :data:`FROM_BASELINE` if the
     method has a ``baseline`` parameter, else None.
+    ``path_end``: where the path ends when not at the input x: a callable ``(inputs, start, info) -> tensor``
+    of the method's per-sample ``info`` (Refined Left IG ends at x' + a* (x - x'), a* found at run time), or
+    None (default: the input itself); completeness then compares sum(A) with F(end) - F(x').
     ``inputs`` and ``fits``: the data kinds it works on and an optional model check
     (:func:`xbench.registry.declare_fit`).  ``needs_hooks`` (bool, or ``params -> bool``): it registers
     forward/backward hooks on the model's modules (DeepLift, Guided Backprop, layer methods), which a
@@ -57,6 +60,9 @@ def _method_contract(name: str, fn: Callable, specs: dict, meta: dict[str, Any])
         raise ValueError(f"method '{name}': path_start={FROM_BASELINE!r} but it has no 'baseline' parameter")
     if not (start is None or callable(start) or isinstance(start, str)):
         raise ValueError(f"method '{name}': path_start must be a string, a callable or None, got {start!r}")
+    end = meta.setdefault("path_end", None)
+    if not (end is None or callable(end)):
+        raise ValueError(f"method '{name}': path_end must be a callable (inputs, start, info) -> tensor or None")
     declare_fit("method", name, fn, meta)
     for key in ("needs_hooks", "completeness"):
         value = meta.get(key)
@@ -96,6 +102,13 @@ def path_start(method: str, params: dict[str, Any] | None, inputs: torch.Tensor,
     if start == FROM_BASELINE:
         return make_baseline(inputs, resolved.get("baseline", "zero"), data_info=data_info)
     return make_baseline(inputs, start, data_info=data_info)
+
+
+def path_end(method: str, inputs: torch.Tensor, start: torch.Tensor, info: dict[str, Any]) -> torch.Tensor | None:
+    """Where ``method``'s path ends for ``inputs`` when it declares an end other than the input (None then):
+    the F(end) of completeness, sum(A) = F(end) - F(start); ``info`` is what the method returned."""
+    end = METHODS.get(method).meta.get("path_end")
+    return None if end is None else end(inputs, start, info)
 
 
 def available() -> list[str]:

@@ -15,10 +15,14 @@ from .perturbation import as_units, n_units, pixel_rank
 
 
 def completeness_gaps(model, inputs, target, attributions, baseline: torch.Tensor | None = None,
-                      eps: float = 1e-12) -> tuple[torch.Tensor, torch.Tensor]:
-    """(relative, absolute) completeness gaps per sample, both [N]: one forward pass for F(x) and F(x')."""
+                      eps: float = 1e-12, path_end: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """(relative, absolute) completeness gaps per sample, both [N]: one forward pass for F(end) and F(x').
+
+    ``path_end`` is where the method's path ends when it is not the input (a method's declaration, e.g.
+    Refined Left IG's x' + a* (x - x')): the gap is then |sum A - (F(end) - F(x'))| / |F(end) - F(x')|."""
     base = torch.zeros_like(inputs) if baseline is None else baseline
-    f = target_outputs(model, torch.cat([inputs, base]), target.repeat(2))
+    end = inputs if path_end is None else path_end
+    f = target_outputs(model, torch.cat([end, base]), target.repeat(2))
     delta_f = f[: len(inputs)] - f[len(inputs):]
     gap = (attributions.flatten(1).sum(1) - delta_f).abs()
     rel = gap / delta_f.abs().clamp_min(eps) if eps > 0 else gap / delta_f.abs()
@@ -37,7 +41,7 @@ def completeness(model, inputs, target, attributions, *, baseline: torch.Tensor 
 
 register_metric("completeness", completeness_gaps, inputs="any", outputs=("relative_gap", "absolute_gap"),
                 description="Completeness gap |sum A - (F(x) - F(x'))| / |F(x) - F(x')| per sample (0 is exact)",
-                direction="lower", consumes=("attributions", "path_start"),
+                direction="lower", consumes=("attributions", "path_start", "path_end"),
                 units="relative_gap: unitless; absolute_gap: logits", label="completeness gap")
 
 

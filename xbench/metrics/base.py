@@ -24,9 +24,10 @@ from ..batching import for_chunks
 from ..methods.base import attribute
 from ..registry import Registry, declare_fit
 
-CONSUMES = ("attributions", "method", "path_start", "labels", "masks", "references", "data_info")
+CONSUMES = ("attributions", "method", "path_start", "path_end", "labels", "masks", "references", "data_info")
 """What a metric can take from a cell: the attributions, the method to re-run on new inputs, the
-method's path start (completeness' x'), ground-truth labels and masks, the reference set, data info."""
+method's path start (completeness' x') and, where it declares one, its path end (else the input),
+ground-truth labels and masks, the reference set, data info."""
 
 OUTPUT_KINDS = ("sample", "batch", "setting")
 """What a named value a metric returns is: ``sample`` a tensor [N] (one value per sample), ``batch`` one
@@ -73,8 +74,8 @@ def _metric_contract(name: str, fn: Callable, specs: dict, meta: dict[str, Any])
     return meta
 
 
-METRICS = Registry("metric", skip=4, hidden=("return_curves", "baseline", "method", "method_params", "attributor",
-                                             "labels", "masks", "data_info", "references", "seed"),
+METRICS = Registry("metric", skip=4, hidden=("return_curves", "baseline", "path_end", "method", "method_params",
+                                             "attributor", "labels", "masks", "data_info", "references", "seed"),
                    contract=_metric_contract)
 register = METRICS.register
 
@@ -136,7 +137,8 @@ def metric_cell(name: str, fn: Callable, *, stat: str | None = None, curve: str 
         decided = settings(ctx, params) if settings is not None else {}
         call = {**params, **{k: v for k, v in decided.items() if k in params}}
         args = [ctx.model, ctx.inputs, ctx.target] + ([ctx.attributions] if "attributions" in consumes else [])
-        given = {"path_start": {"baseline": ctx.baseline}, "method": {"attributor": ctx.attribute},
+        given = {"path_start": {"baseline": ctx.baseline}, "path_end": {"path_end": ctx.path_end},
+                 "method": {"attributor": ctx.attribute},
                  "labels": {"labels": ctx.labels}, "masks": {"masks": ctx.masks},
                  "references": {"references": ctx.references}, "data_info": {"data_info": ctx.data_info}}
         for what in consumes:
@@ -210,6 +212,7 @@ class CellContext:
     attribute: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
     baseline: torch.Tensor
     labels: torch.Tensor | None = None
+    path_end: torch.Tensor | None = None  # where the method's path ends, when not at ``inputs`` (declared)
     masks: torch.Tensor | None = None
     data_info: dict[str, Any] = field(default_factory=dict)
     references: torch.Tensor | None = None

@@ -3,6 +3,17 @@
     models:
       - {name: file, path: model.pt, input_shape: [3, 224, 224]}
       - {name: python, factory: "mypkg.nets:build", kwargs: {depth: 18}, weights: ckpt.pth, input_shape: [3, 32, 32]}
+      - name: python
+        factory: "my_nets:build"            # my_nets.py beside the suite file (or anything importable)
+        weights: {path: ckpt.pth, key_map: "my_nets:rename", load: "my_nets:load"}
+        input_shape: [3, 240, 240]
+
+A factory (and a ``key_map``/``load`` function) is looked up first in ``search_path``, which a suite file fills in with
+its own folder when the module lies there; that folder is on the import path only while the module is imported.
+``weights`` is a checkpoint path, or a mapping: ``path`` (the file; hashed into the manifest like any weights),
+``key_map`` (``fn(key) -> new key``, or None to drop it, applied to every key before the strict load) and ``load``
+(``fn(model, state_dict) -> model or None``: loads the state itself in place of the strict load, e.g. renaming,
+folding BatchNorm).
 
 ``input_shape`` (C, H, W or F, without the batch) is what the model is checked with: one dry forward pass on one
 input before any work (:func:`dry_forward`), which must give [1, num_classes] logits. The model receives the
@@ -14,8 +25,10 @@ own normalisation (:class:`Renormalise`).
 from __future__ import annotations
 
 import importlib
+import sys
 import warnings
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -146,33 +159,133 @@ def file_model(*, path: str, input_shape: list | None = None, num_classes: int |
     return _wrap(load_archive(path), mean, std).eval()
 
 
-def import_factory(spec: str):
-    """``"pkg.module:callable"`` -> the callable (one-line error naming what is missing)."""
-    if not isinstance(spec, str) or spec.count(":") != 1:
-        raise ParamError(f"factory: {spec!r} must look like 'package.module:function'")
-    mod_name, attr = spec.split(":")
+WEIGHT_KEYS = ("key_map", "load", "path")
+
+
+def _local_module(mod_name: str, search_path: str | Path | None) -> Path | None:
+    """The file of module ``mod_name`` inside the folder ``search_path`` (a ``.py`` or a package), or None."""
+    if not search_path:
+        return None
+    base = Path(search_path).expanduser().joinpath(*mod_name.split("."))
+    for cand in (base.with_suffix(".py"), base / "__init__.py"):
+        if cand.is_file():
+            return cand
+    return None
+
+
+def _import_from(mod_name: str, folder: Path):
+    """Import ``mod_name`` from ``folder`` with the folder on ``sys.path`` only meanwhile; a module of the same name
+    imported from elsewhere before is set aside for the import and put back after."""
+    top = mod_name.split(".")[0]
+    mine = sys.modules.get(top)
+    if mine is not None and Path(getattr(mine, "__file__", "") or "").resolve().is_relative_to(folder.resolve()):
+        return importlib.import_module(mod_name)  # already imported from this folder
+    clash = {k: sys.modules.pop(k) for k in list(sys.modules) if k == top or k.startswith(top + ".")}
+    sys.path.insert(0, str(folder))
+    importlib.invalidate_caches()  # a module written just now
     try:
-        module = importlib.import_module(mod_name)
+        return importlib.import_module(mod_name)
+    finally:
+        sys.path.remove(str(folder))
+        if clash:  # the other module of that name stays what the rest of the process imports
+            for k in [k for k in sys.modules if k == top or k.startswith(top + ".")]:
+                del sys.modules[k]
+            sys.modules.update(clash)
+
+
+def import_callable(spec: str, field: str = "factory", search_path: str | Path | None = None) -> Callable:
+    """``"pkg.module:callable"`` -> the callable, looked up in the folder ``search_path`` first (one-line error
+    naming ``field`` and what is missing)."""
+    if not isinstance(spec, str) or spec.count(":") != 1 or not all(spec.split(":")):
+        raise ParamError(f"{field}: {spec!r} must look like 'package.module:function'")
+    mod_name, attr = spec.split(":")
+    local = _local_module(mod_name, search_path)
+    try:
+        if local is not None:
+            module = _import_from(mod_name, Path(search_path).expanduser())
+        else:
+            module = importlib.import_module(mod_name)
     except Exception as err:  # noqa: BLE001
-        raise ParamError(f"factory: cannot import '{mod_name}': {type(err).__name__}: {err}") from None
+        where = f" (looked in {search_path} and on the import path)" if search_path else ""
+        raise ParamError(f"{field}: cannot import '{mod_name}'{where}: {type(err).__name__}: {err}") from None
     fn = getattr(module, attr, None)
     if not callable(fn):
-        raise ParamError(f"factory: '{mod_name}' has no callable '{attr}'")
+        raise ParamError(f"{field}: '{mod_name}' has no callable '{attr}'")
     return fn
 
 
+def import_factory(spec: str, search_path: str | Path | None = None) -> Callable:
+    """``"pkg.module:callable"`` -> the factory (see :func:`import_callable`)."""
+    return import_callable(spec, "factory", search_path)
+
+
+def check_weights_spec(weights: Any, where: str = "models[0]") -> None:
+    """A ``python`` model's ``weights``: None, a path, or a mapping of :data:`WEIGHT_KEYS` with ``path`` required and
+    ``key_map``/``load`` as 'module:function'; raises a one-line :class:`ParamError` naming the field."""
+    if weights is None or isinstance(weights, str):
+        return
+    if not isinstance(weights, dict):
+        raise ParamError(f"{where}.weights: {type(weights).__name__} {weights!r}; expected a checkpoint path or a "
+                         f"mapping with keys {', '.join(WEIGHT_KEYS)}")
+    for key, value in weights.items():
+        if key not in WEIGHT_KEYS:
+            raise ParamError(f"{where}.weights.{key}: not a key of weights; allowed: {', '.join(WEIGHT_KEYS)}")
+        if key == "path" and not isinstance(value, str):
+            raise ParamError(f"{where}.weights.path: {value!r}; expected the checkpoint's path (a string)")
+        if key != "path" and value is not None and (not isinstance(value, str) or value.count(":") != 1
+                                                    or not all(value.split(":"))):
+            raise ParamError(f"{where}.weights.{key}: {value!r} must look like 'module:function'")
+    if "path" not in weights:
+        raise ParamError(f"{where}.weights.path: missing; a weights mapping names its file "
+                         "(path: ckpt.pth, key_map: ..., load: ...)")
+
+
+def _check_python(params: dict[str, Any], where: str) -> None:
+    check_weights_spec(params.get("weights"), where)
+
+
+def load_user_weights(model: nn.Module, weights: str | dict, search_path: str | Path | None = None) -> nn.Module:
+    """``weights`` (a path, or ``{path, key_map, load}``) loaded into ``model``: the file is read and recorded with
+    its SHA-256, its keys mapped by ``key_map`` (a key mapped to None is dropped), then loaded strictly or by
+    ``load(model, state)`` (which returns the model, or None to keep it)."""
+    if isinstance(weights, str):
+        return load_weights(model, weights)
+    from .checkpoints import load_into, load_state_dict_file
+
+    path = weights["path"]
+    state = load_state_dict_file(path)
+    if weights.get("key_map"):
+        key_map = import_callable(weights["key_map"], "weights.key_map", search_path)
+        mapped = {}
+        for k, v in state.items():
+            new = key_map(k)
+            if new is not None:
+                mapped[str(new)] = v
+        state = mapped
+    if weights.get("load"):
+        load = import_callable(weights["load"], "weights.load", search_path)
+        out = load(model, state)
+        if out is not None and not isinstance(out, nn.Module):
+            raise ParamError(f"weights.load: '{weights['load']}' returned {type(out).__name__}, not the model "
+                             "(return the model or None)")
+        return out if out is not None else model
+    return load_into(model, state, f"'{path}'")
+
+
 @MODELS.register("python", description="Your model from a Python factory (factory: 'pkg.mod:build'; weights: ckpt)",
-                 input_size=None, dataset=None, meta_build=False, bounds={"num_classes": (1, None)})
-def python_model(*, factory: str, kwargs: dict | None = None, weights: str | None = None,
+                 input_size=None, dataset=None, meta_build=False, bounds={"num_classes": (1, None)},
+                 check=_check_python)
+def python_model(*, factory: str, kwargs: dict | None = None, weights: str | dict | None = None,
                  input_shape: list | None = None, num_classes: int | None = None, x: bool = False,
-                 mean: list | None = None, std: list | None = None) -> nn.Module:
-    """``factory(**kwargs)`` with ``weights`` (a state dict or training checkpoint) loaded strictly, in eval mode."""
+                 mean: list | None = None, std: list | None = None, search_path: str | None = None) -> nn.Module:
+    """``factory(**kwargs)`` with ``weights`` loaded (a state dict or training checkpoint, strictly; or a mapping
+    ``{path, key_map, load}``), in eval mode.  ``search_path``: the folder searched first for the modules named."""
     _no_x(x, "python")
-    model = import_factory(factory)(**(kwargs or {}))
+    model = import_factory(factory, search_path)(**(kwargs or {}))
     if not isinstance(model, nn.Module):
         raise ParamError(f"factory: '{factory}' returned {type(model).__name__}, not a torch.nn.Module")
     if weights not in (None, "default"):
-        model = load_weights(model, weights)
+        model = load_user_weights(model, weights, search_path)
     return _wrap(model, mean, std).eval()
 
 

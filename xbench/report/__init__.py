@@ -7,6 +7,7 @@ from pathlib import Path
 
 from ..results import atomic_write_text, read_results
 from ..verdict import make_verdict
+from .claims import has_split_claims, make_claims
 from .html import write_index_html
 from .meta import legend
 from .paper import paper_tables
@@ -75,6 +76,10 @@ def make_report(run_dir: str | Path) -> str:
         lines.append(f"{i}. [{p.stem}](plots/{p.name})")
         lines.append(f"   ![{p.stem}](plots/{p.name})")
     verdict = make_verdict(run_dir, df)  # verdict.csv/.md/.png, from the same rows
+    if has_split_claims(df):  # paper B's claims, after the verdict (claims.md quotes its tests against random)
+        make_claims(run_dir, df)
+        lines += ["", "Paper B's claims: [claims.md](claims.md) (paired differences per network and pooled by "
+                  "photo, saturation; [CSV](claims.csv), [plot](claims.png))"]
     lines += ["", "Raw rows: [results.csv](results.csv); settings: [manifest.json](manifest.json)."]
     atomic_write_text(run_dir / "index.md", "\n".join(lines) + "\n")
     write_index_html(run_dir, df)  # the same files as one page, last: it reads what was just written

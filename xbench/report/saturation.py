@@ -26,19 +26,27 @@ from .paper import paper_figures  # noqa: E402
 from .tables import _t_quantile, fmt  # noqa: E402
 
 
-def sample_names(run_dir: Path) -> dict[int, str]:
-    """Dataset index -> item name when the run's dataset names its items (``photos``), else {}."""
+def sample_names(run_dir: Path, model: str | None = None) -> dict[int, str]:
+    """Dataset index -> item name when the run's dataset names its items (``photos``), else {}: as ``model`` (default:
+    the run's first model) received them, read from the manifest's ``data_items`` (runs made before it was recorded:
+    the dataset reopened)."""
     try:
-        suite = json.loads((Path(run_dir) / "manifest.json").read_text())["suite"]
+        manifest = json.loads((Path(run_dir) / "manifest.json").read_text())
+        suite = manifest["suite"]
     except (OSError, ValueError, KeyError):
         return {}
+    items = manifest.get("data_items") or {}
+    if items:
+        got = items.get(model) if model is not None else None
+        got = got if got is not None else next(iter(items.values()))
+        return {int(it["sample"]): it["name"] for it in got}
     data = suite.get("data", {})
     if data.get("name") != "photos":
         return {}
     try:
-        from ..data import create
+        from ..serving import open_data
 
-        ds = create("photos", data.get("split", "test"), **data.get("params", {}))
+        ds = open_data("photos", data.get("split", "test"), **data.get("params", {}))
         return {it["sample"]: it["name"] for it in ds.info["items"]}
     except Exception:  # noqa: BLE001 - names are cosmetic: a report without them is still right
         return {}

@@ -197,7 +197,26 @@ def _path_fields(raw: Any) -> list[tuple[str, dict, str]]:
                 out.append((f"models[{i}].path", model, "path"))
             if isinstance(model.get("weights"), str) and is_checkpoint_path(model["weights"]):
                 out.append((f"models[{i}].weights", model, "weights"))
+            if isinstance(model.get("weights"), dict) and isinstance(model["weights"].get("path"), str):
+                out.append((f"models[{i}].weights.path", model["weights"], "path"))
     return out
+
+
+def fill_search_paths(raw: Any, base: Path | None) -> None:
+    """A ``python`` model whose factory (or ``weights`` key_map/load) module lies in the suite file's folder
+    ``base`` gets ``search_path: base`` (unless it gives its own), so the module is found beside the suite without
+    the folder staying on ``sys.path``; in place."""
+    from ..models.user import _local_module
+
+    if base is None or not isinstance(raw, dict) or not isinstance(raw.get("models"), list):
+        return
+    for model in raw["models"]:
+        if not isinstance(model, dict) or model.get("name") != "python" or "search_path" in model:
+            continue
+        weights = model.get("weights") if isinstance(model.get("weights"), dict) else {}
+        specs = [model.get("factory"), weights.get("key_map"), weights.get("load")]
+        if any(isinstance(v, str) and ":" in v and _local_module(v.split(":")[0], base) for v in specs):
+            model["search_path"] = str(base)
 
 
 def resolve_paths(raw: Any, base: Path | None) -> None:
@@ -227,6 +246,7 @@ def load_suite(spec: str, overrides: dict[str, Any] | None = None, *, load_plugi
     raw, source = read_suite_yaml(spec)
     base = Path(spec).resolve().parent if not source.startswith("builtin:") else None
     resolve_paths(raw, base)
+    fill_search_paths(raw, base)
     for key, value in (overrides or {}).items():
         apply_override(raw, key, value)
     resolve_paths(raw, None)  # the command line's paths: checked, left relative to the current folder

@@ -79,6 +79,8 @@ METRIC_FIELDS = _fields(
     ParamSpec("name", REQUIRED, (str,), doc="a metric name (xbench list metrics)"),
     ParamSpec("label", None, (str,), pattern=LABEL, pattern_help="1-100 printable characters, not '.' or '..'",
               doc="the name in results (default: the metric name)"),
+    ParamSpec("methods", None, (list, type(None)), items=(str,),
+              doc="method labels it evaluates (default: every method); e.g. an expensive metric on a few"),
 )
 REPORT_FIELDS = _fields(
     ParamSpec("heatmap_samples", 4, (int,), low=0, high=64, doc="samples shown in the heatmap grid"),
@@ -139,6 +141,11 @@ class MetricSpec:
     name: str
     label: str
     params: dict[str, Any] = field(default_factory=dict)
+    methods: list[str] | None = None  # method labels it evaluates; None = every method
+
+    def evaluates(self, method_label: str) -> bool:
+        """Whether the metric runs on the method labelled ``method_label``."""
+        return self.methods is None or method_label in self.methods
 
 
 @dataclass
@@ -158,8 +165,13 @@ class Suite:
     skipped: list[str] = field(default_factory=list)  # (model, method) pairs left out, with the reason
 
     def to_dict(self) -> dict[str, Any]:
-        """The resolved suite as plain data (every default filled in), for the manifest."""
-        return asdict(self)
+        """The resolved suite as plain data (every default filled in), for the manifest and the run's stamp; a
+        metric evaluating every method is written as before metrics could name theirs (a resumed run matches)."""
+        out = asdict(self)
+        for m in out["metrics"]:
+            if m.get("methods") is None:
+                m.pop("methods", None)
+        return out
 
     def pairs(self) -> list[tuple[ModelSpec, MethodSpec]]:
         """The (model, method) pairs that run, in suite order."""
@@ -302,6 +314,21 @@ def _unique_labels(specs: list, kind: str, p: _Problems, user_params: list[dict]
         seen.add(s.label)
 
 
+def _check_metric_methods(where: str, name: str, only: Any, entry: Any, methods: list[MethodSpec],
+                          p: _Problems) -> None:
+    """A metric's ``methods`` names method labels of the suite, and only a metric that reads attributions has any."""
+    if only is None or not isinstance(only, list):
+        return
+    if not entry.meta.get("needs_attributions", True):
+        p.add(f"{where}.methods: '{name}' evaluates the model, not a method; remove 'methods'")
+        return
+    labels = [m.label for m in methods]
+    for label in only:
+        if label not in labels:
+            p.add(f"{where}.methods: '{label}' is not a method label of the suite; allowed: {', '.join(labels)}"
+                  f"{suggest(label, labels)}")
+
+
 def parse_suite(raw: Any, source: str = "<suite>") -> Suite:
     """Validate a suite mapping (as read from YAML) and return the resolved :class:`Suite`.
 
@@ -360,9 +387,11 @@ def parse_suite(raw: Any, source: str = "<suite>") -> Suite:
     given_params = []
     for where, mname, rest, entry in _registered(raw, "metrics", METRICS, p):
         label = _field(rest, METRIC_FIELDS["label"], where, p, mname)
+        only = _field(rest, METRIC_FIELDS["methods"], where, p)
         params = {k: v for k, v in rest.items() if k not in METRIC_KEYS}
-        metrics.append(MetricSpec(mname, label, _resolve(entry, params, where, p)))
+        metrics.append(MetricSpec(mname, label, _resolve(entry, params, where, p), only))
         given_params.append(params if "label" not in rest else None)
+        _check_metric_methods(where, mname, only, entry, methods, p)
     _unique_labels(metrics, "metrics", p, given_params)
     _check_method_models(methods, models, p)
     if p.lines:
