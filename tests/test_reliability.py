@@ -48,3 +48,18 @@ def test_reliability_command_writes_csv_and_verdict_section(tmp_path, capsys):
     assert "Metric reliability under perturbation" in (out / "verdict.md").read_text()
     assert main(["reliability", str(suite), "--out", str(tmp_path / "none")]) == 2
     assert "has no results.csv" in capsys.readouterr().err
+
+
+def test_reliability_runs_metrics_bound_to_named_data(tmp_path):
+    """The reliability test hands the samples to the runner as tensors; a metric that retrains on its data
+    (data_randomisation, digits only) still sees them as digits, as in the run it re-scores."""
+    from xbench.reliability import model_reliability
+    from xbench.suite import parse_suite
+
+    suite = parse_suite({"name": "rel", "seed": 0, "device": "cpu",
+                         "data": {"name": "digits", "split": "test", "n_samples": 4, "batch_size": 4},
+                         "models": ["digits_cnn"], "methods": ["saliency", "random"],
+                         "metrics": [{"name": "data_randomisation", "epochs": 1}]})
+    rel = model_reliability(suite, draws=1, samples=4)
+    assert list(rel["criterion"]) == ["data_randomisation.similarity"]
+    assert np.isfinite(rel["IEC_NR"]).all()

@@ -395,9 +395,12 @@ def _check_metrics(suite: Suite, facts: dict[str, Any], built: dict[str, torch.n
         if why is None and "masks" in entry.meta["consumes"] and not facts["has_masks"]:
             why = (f"consumes ground-truth masks and {suite.data.name} has none; use a dataset with masks "
                    "(synthetic) or drop it")
-        datasets = entry.meta.get("datasets")  # a metric that works on named data only (e.g. retrains on it)
-        if why is None and datasets and suite.data.name not in datasets:
-            why = f"cannot run on data {suite.data.name!r}; allowed: {', '.join(datasets)}"
+        # a metric that works on named data only (e.g. retrains on it) reads the name the data declares, which
+        # is the registered name, or the origin of tensors handed to xbench.evaluate with that data's info
+        datasets = entry.meta.get("datasets")
+        origin = facts.get("name") or suite.data.name
+        if why is None and datasets and origin not in datasets:
+            why = f"cannot run on data {origin!r}; allowed: {', '.join(datasets)}"
         fits = entry.meta.get("fits")
         if why is None and fits is not None:
             why = fits(model, facts, dict(mt.params))
