@@ -26,6 +26,7 @@ from .distributed import barrier, dist_info, gather_files, process_group, resolv
 from .errors import XBenchError
 from .executor import Executor
 from .manifest import add_weight_records, cell_seconds, model_files, weight_files, write_manifest
+from .methods import release_caches
 from .plan import (
     INFO,
     MODEL_ONLY,
@@ -109,6 +110,7 @@ class Run:
                                                     f"batch {b}")
                                 self.executor.run_unit(model, unit, missing[(b, unit.label)], batch)
                     del model
+                    release_caches()
         finally:
             bar.close()  # before any error is printed: an error never shares the bar's line
             self.bar = None

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import copy
+import gc
+
 import pytest
 import torch
 
 import xbench
+from xbench.methods import release_caches
 from xbench.methods.path import path_schedule, warp
 from xbench.methods.quadrature import quadrature
 from xbench.methods.split_family import CACHE
@@ -60,6 +64,22 @@ def test_one_gradient_pass_serves_every_part_and_paper_ratio(saturating):
     xbench.attribute(model, x + 1e-3, t, "split_ig", n_steps=16)  # other inputs: a miss, not a near match
     assert CACHE.misses == 2
 
+
+
+def test_cached_families_leave_with_their_model(saturating):
+    """A network the run is done with takes its cached sums with it (the next network's work starts empty)."""
+    net, x = saturating  # pytest keeps the fixture's model alive: work on copies
+    model, other = copy.deepcopy(net), copy.deepcopy(net)
+    t = model(x).argmax(1)
+    CACHE.clear()
+    xbench.attribute(model, x, t, "split_ig", n_steps=8)
+    assert len(CACHE.entries) == 1 and CACHE.nbytes() > 0
+    del model
+    gc.collect()
+    xbench.attribute(other, x, t, "split_ig", n_steps=8)  # storing the next entry drops the dead model's
+    assert len(CACHE.entries) == 1 and next(iter(CACHE.entries.values()))[0]() is other
+    release_caches()
+    assert not CACHE.entries and CACHE.nbytes() == 0
 
 def test_schedules_are_quadratures_on_0_1():
     for schedule in ("uniform", "quadratic", "cubic"):

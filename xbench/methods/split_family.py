@@ -75,13 +75,24 @@ class _Cache:
         self.misses += 1
         return None
 
+    def nbytes(self) -> int:
+        """Bytes the cached families and their keys hold."""
+        return sum(e[-1].nbytes() + 2 * e[3].numel() * e[3].element_size() for e in self.entries.values())
+
+    def prune(self) -> None:
+        """Drop the entries of models that no longer exist: they can never hit again, and a run that moves on
+        to a larger network would otherwise keep the last network's families until the byte bound evicts them."""
+        for k in [k for k, e in self.entries.items() if e[0]() is None]:
+            del self.entries[k]
+
     def put(self, model, key: tuple, inputs, target, base, fam: Family) -> None:
+        self.prune()
         size = fam.nbytes() + 2 * inputs.numel() * inputs.element_size()
         if size > self.max_bytes:
             return
         self.entries[id(fam)] = [weakref.ref(model), _versions(model), key, inputs.detach().clone(),
                                  target.clone(), base.detach().clone(), fam]
-        total = sum(e[-1].nbytes() + 2 * e[3].numel() * e[3].element_size() for e in self.entries.values())
+        total = self.nbytes()
         while total > self.max_bytes and len(self.entries) > 1:
             _, old = self.entries.popitem(last=False)
             total -= old[-1].nbytes() + 2 * old[3].numel() * old[3].element_size()
