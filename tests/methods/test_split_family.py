@@ -65,7 +65,6 @@ def test_one_gradient_pass_serves_every_part_and_paper_ratio(saturating):
     assert CACHE.misses == 2
 
 
-
 def test_cached_families_leave_with_their_model(saturating):
     """A network the run is done with takes its cached sums with it (the next network's work starts empty)."""
     net, x = saturating  # pytest keeps the fixture's model alive: work on copies
@@ -80,6 +79,7 @@ def test_cached_families_leave_with_their_model(saturating):
     assert len(CACHE.entries) == 1 and next(iter(CACHE.entries.values()))[0]() is other
     release_caches()
     assert not CACHE.entries and CACHE.nbytes() == 0
+
 
 def test_schedules_are_quadratures_on_0_1():
     for schedule in ("uniform", "quadratic", "cubic"):

@@ -75,9 +75,14 @@ class _Cache:
         self.misses += 1
         return None
 
+    @staticmethod
+    def _entry_bytes(fam: Family, inputs: torch.Tensor) -> int:
+        # the family's sums, and the inputs and baselines kept as its key
+        return fam.nbytes() + 2 * inputs.numel() * inputs.element_size()
+
     def nbytes(self) -> int:
         """Bytes the cached families and their keys hold."""
-        return sum(e[-1].nbytes() + 2 * e[3].numel() * e[3].element_size() for e in self.entries.values())
+        return sum(self._entry_bytes(e[-1], e[3]) for e in self.entries.values())
 
     def prune(self) -> None:
         """Drop the entries of models that no longer exist: they can never hit again, and a run that moves on
@@ -87,15 +92,14 @@ class _Cache:
 
     def put(self, model, key: tuple, inputs, target, base, fam: Family) -> None:
         self.prune()
-        size = fam.nbytes() + 2 * inputs.numel() * inputs.element_size()
-        if size > self.max_bytes:
+        if self._entry_bytes(fam, inputs) > self.max_bytes:
             return
         self.entries[id(fam)] = [weakref.ref(model), _versions(model), key, inputs.detach().clone(),
                                  target.clone(), base.detach().clone(), fam]
         total = self.nbytes()
         while total > self.max_bytes and len(self.entries) > 1:
             _, old = self.entries.popitem(last=False)
-            total -= old[-1].nbytes() + 2 * old[3].numel() * old[3].element_size()
+            total -= self._entry_bytes(old[-1], old[3])
 
     def clear(self) -> None:
         self.entries.clear()
