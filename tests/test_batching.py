@@ -68,3 +68,32 @@ def test_a_warm_cache_records_the_chunks_that_computed_it(tiny_linear):
     with batching.record() as warm:  # the 16-step reference is cached now: not recomputed, but recorded
         ig_distance(tiny_linear.double(), x, t, a, n_steps=16, max_batch=8)
     assert [e.chunk_size for e in cold] == [e.chunk_size for e in warm] == [8]
+
+
+def test_default_chunk_bounds_the_input_bytes_on_the_cpu():
+    photos = torch.zeros(2, 3, 224, 224)
+    per_item = 3 * 224 * 224 * 4
+    assert batching.default_max_batch(photos) == batching.CPU_CHUNK_BYTES // per_item == 13
+    assert batching.default_max_batch(torch.zeros(2, 3, 224, 224, dtype=torch.float64)) == 6
+    # small inputs keep the general default: digits, CIFAR-sized images, tables
+    for small in (torch.zeros(4, 1, 32, 32), torch.zeros(4, 3, 32, 32), torch.zeros(4, 30)):
+        assert batching.default_max_batch(small) == batching.DEFAULT_MAX_BATCH
+    assert batching.default_max_batch(torch.zeros(1, 3, 4096, 4096)) == 1
+
+
+def test_forward_only_metrics_chunk_by_the_default_when_told_none():
+    from xbench.metrics.faithfulness import faithfulness_estimate
+
+    class Mean(torch.nn.Module):
+        def forward(self, x):
+            return x.flatten(1).mean(1, keepdim=True).expand(-1, 3)
+
+    x = torch.rand(2, 3, 224, 224, generator=torch.Generator().manual_seed(0))
+    a = torch.rand(2, 1, 224, 224, generator=torch.Generator().manual_seed(1))
+    with batching.record() as events:
+        default = faithfulness_estimate(Mean(), x, torch.tensor([0, 1]), a, features_in_step=224 * 8)
+    assert max(e.chunk_size for e in events) <= 13
+    with batching.record() as events:
+        given = faithfulness_estimate(Mean(), x, torch.tensor([0, 1]), a, features_in_step=224 * 8, max_batch=64)
+    assert max(e.chunk_size for e in events) > 13
+    torch.testing.assert_close(default, given, rtol=1e-5, atol=1e-6)

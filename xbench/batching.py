@@ -66,6 +66,23 @@ def on_chunk(callback: Callable[[int, int], None]) -> Iterator[None]:
         _progress.reset(token)
 
 
+CPU_CHUNK_BYTES = 8 * 2**20
+"""Most input bytes a forward-only chunk holds on the CPU when the caller sets no ``max_batch``: 13 photos of
+3 x 224 x 224 float32.  A CPU pass over a big batch streams every activation through memory; chunks whose
+activations stay near the cache run each image faster (EfficientNet-Lite0 at one thread: 96 images in
+chunks of 6-16 take 10-15% less time than in one chunk of 96) and bound the peak memory.  Small inputs
+(digits, CIFAR, tables) stay at :data:`DEFAULT_MAX_BATCH`."""
+
+
+def default_max_batch(inputs: torch.Tensor) -> int:
+    """Items per forward-only chunk when none is set: :data:`DEFAULT_MAX_BATCH`, on the CPU at most
+    :data:`CPU_CHUNK_BYTES` of ``inputs`` rows (each item one row of ``inputs`` [N, ...]); at least 1."""
+    if inputs.device.type != "cpu" or inputs.dim() == 0 or inputs.shape[0] == 0:
+        return DEFAULT_MAX_BATCH
+    item_bytes = inputs[:1].numel() * inputs.element_size()
+    return max(1, min(DEFAULT_MAX_BATCH, CPU_CHUNK_BYTES // max(1, item_bytes)))
+
+
 MEMORY_HEADROOM = 0.8
 """Share of the free device memory a memory-sized chunk may plan to use (the rest absorbs fragmentation and
 the estimate's error; an OOM still halves the chunk)."""

@@ -202,3 +202,16 @@ def test_an_image_only_metric_on_a_table_is_refused_by_preflight(tmp_path):
     with pytest.raises(SuiteError) as err:  # preflight: before any model call
         run_suite(parse_suite(raw), tmp_path / "run", progress=False, echo=None, report=False)
     assert err.value.problems == ["metrics[0]: 'road': works on image inputs and the data is tabular (one input is 30)"]
+
+
+def test_top_mask_selects_what_the_stable_rank_selects():
+    from xbench.metrics.faithfulness import top_mask
+    from xbench.metrics.perturbation import pixel_rank
+
+    g = torch.Generator().manual_seed(0)
+    values = [torch.rand(5, 300, generator=g, dtype=torch.float64),
+              torch.randint(0, 4, (5, 300), generator=g).double(),  # many ties at every threshold
+              torch.zeros(2, 17)]
+    for v in values:
+        for k in (0, 1, 7, 150, 299, 300, 400):
+            assert torch.equal(top_mask(v, k), pixel_rank(v) < k), (v.shape, k)

@@ -19,7 +19,7 @@ from typing import Literal
 
 import torch
 
-from ..batching import DEFAULT_MAX_BATCH, for_chunks
+from ..batching import default_max_batch, for_chunks
 from ..errors import ParamError
 from ..precision import forward_only
 from ..substrates import Substrate, make_substrate
@@ -57,7 +57,7 @@ def feature_mask(inputs: torch.Tensor, removed: torch.Tensor) -> torch.Tensor:
 
 def item_scores(model, inputs: torch.Tensor, target: torch.Tensor, n_items: int,
                 make_input: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], *, output: str,
-                max_batch: int = DEFAULT_MAX_BATCH) -> torch.Tensor:
+                max_batch: int | None = None) -> torch.Tensor:
     """Scores [N, n_items] of the inputs ``make_input(img [B], k [B]) -> x [B, ...]`` builds for every
     (image, item) pair, image-major, chunked by :func:`for_chunks` (one forward pass per chunk)."""
     n = inputs.shape[0]
@@ -71,11 +71,11 @@ def item_scores(model, inputs: torch.Tensor, target: torch.Tensor, n_items: int,
             out = model(x)
         scores[img, k] = select_output(out, target[img], output)
 
-    for_chunks(chunk, n * n_items, max_batch)
+    for_chunks(chunk, n * n_items, default_max_batch(inputs) if max_batch is None else max_batch)
     return scores
 
 
-def clean_scores(model, inputs, target, output: str, max_batch: int) -> torch.Tensor:
+def clean_scores(model, inputs, target, output: str, max_batch: int | None) -> torch.Tensor:
     """Scores of the unperturbed inputs [N]."""
     return item_scores(model, inputs, target, 1, lambda img, k: inputs[img], output=output, max_batch=max_batch)[:, 0]
 
@@ -112,15 +112,31 @@ def default_subset_size(inputs: torch.Tensor) -> int:
     return int(inputs.shape[-1]) if inputs.dim() == 4 else max(1, int(inputs.shape[1]) // 4)
 
 
+def top_mask(values: torch.Tensor, k: int) -> torch.Tensor:
+    """Boolean mask [B, P] of the ``k`` largest of each row of ``values`` [B, P], ties to the lower index:
+    ``pixel_rank(values) < k`` by a selection (``kthvalue``) instead of a full sort of every row."""
+    p = values.shape[1]
+    if k >= p:
+        return torch.ones_like(values, dtype=torch.bool)
+    if k <= 0:
+        return torch.zeros_like(values, dtype=torch.bool)
+    kth = torch.kthvalue(values, p - k + 1, dim=1, keepdim=True).values  # the k-th largest
+    above = values > kth
+    tied = values == kth
+    room = k - above.sum(1, keepdim=True)  # how many of the tied values are in, lowest indices first
+    return above | (tied & (tied.cumsum(1) <= room))
+
+
 def random_subsets(keys: torch.Tensor, runs: torch.Tensor, n_feat: int, size: int) -> torch.Tensor:
-    """Boolean masks [B, P] of ``size`` distinct features, drawn per (sample key, run index)."""
-    return pixel_rank(sample_noise.uniform(keys, runs, n_feat)) < size
+    """Boolean masks [B, P] of ``size`` distinct features, drawn per (sample key, run index): the features
+    with the ``size`` largest draws."""
+    return top_mask(sample_noise.uniform(keys, runs, n_feat), size)
 
 
 def faithfulness_correlation(model, inputs, target, attributions, *, n_subsets: int = 100,
                              subset_size: int | None = None, substrate: Substrate = "zero", output: Output = "logit",
                              blur_kernel: int = 11, blur_sigma: float = 5.0, seed: int = 0,
-                             max_batch: int = DEFAULT_MAX_BATCH) -> torch.Tensor:
+                             max_batch: int | None = None) -> torch.Tensor:
     """Faithfulness correlation per sample [N] (Pearson, higher is better).
 
     For ``n_subsets`` random subsets S of ``subset_size`` features (default :func:`default_subset_size`),
@@ -152,7 +168,7 @@ def faithfulness_correlation(model, inputs, target, attributions, *, n_subsets: 
 # ---- faithfulness estimate (Alvarez-Melis & Jaakkola 2018) ------------------------------------------------
 def faithfulness_estimate(model, inputs, target, attributions, *, features_in_step: int | None = None,
                           substrate: Substrate = "zero", output: Output = "logit", blur_kernel: int = 11,
-                          blur_sigma: float = 5.0, seed: int = 0, max_batch: int = DEFAULT_MAX_BATCH) -> torch.Tensor:
+                          blur_sigma: float = 5.0, seed: int = 0, max_batch: int | None = None) -> torch.Tensor:
     """Faithfulness estimate per sample [N] (Pearson, higher is better).
 
     Features are ranked by attribution (descending, ties by index) and cut into consecutive groups of
@@ -185,7 +201,7 @@ def _ascending_rank(attributions: torch.Tensor, absolute: bool) -> torch.Tensor:
 def monotonicity_arya(model, inputs, target, attributions, *, features_in_step: int | None = None,
                       absolute: bool = True, substrate: Substrate = "zero", output: Output = "softmax",
                       blur_kernel: int = 11, blur_sigma: float = 5.0, seed: int = 0,
-                      max_batch: int = DEFAULT_MAX_BATCH, return_curves: bool = False):
+                      max_batch: int | None = None, return_curves: bool = False):
     """Monotonicity (Arya et al. 2019) per sample [N]: 1.0 when the score never decreases as features are
     added, from the least to the most important, to an input that starts all substrate; else 0.0.
 
@@ -208,7 +224,7 @@ def monotonicity_arya(model, inputs, target, attributions, *, features_in_step: 
 def monotonicity_nguyen(model, inputs, target, attributions, *, features_in_step: int | None = None,
                         n_samples: int = 100, absolute: bool = True, noise_low: float | None = None,
                         noise_high: float | None = None, eps: float = 1e-5, output: Output = "softmax",
-                        seed: int = 0, max_batch: int = DEFAULT_MAX_BATCH) -> torch.Tensor:
+                        seed: int = 0, max_batch: int | None = None) -> torch.Tensor:
     """Monotonicity correlation (Nguyen & Martínez 2020) per sample [N] (Spearman, higher is better).
 
     Features are ranked by |A| (``absolute``) or A, ascending, in groups of ``features_in_step`` (default
@@ -223,19 +239,27 @@ def monotonicity_nguyen(model, inputs, target, attributions, *, features_in_step
     g, s = math.ceil(p / step), int(n_samples)
     a = feature_attributions(attributions)
     a = a.abs() if absolute else a
-    group = _ascending_rank(attributions, absolute) // step
-    sums = group_sums(a, group, g)
+    rank = _ascending_rank(attributions, absolute)
+    sums = group_sums(a, rank // step, g)
     flat = inputs.flatten(1)
     low = flat.amin(1) if noise_low is None else torch.full_like(flat[:, 0], float(noise_low))
     high = flat.amax(1) if noise_high is None else torch.full_like(flat[:, 0], float(noise_high))
+    span = high - low
     keys = sample_noise.sample_keys(inputs, seed)
-    elements = flat.shape[1]
+    # Only the group's elements are drawn (a draw depends on its element index alone, so these are the
+    # draws a whole noisy copy would hold there): group j is the pixels of ranks j*step ... (j+1)*step - 1.
+    by_rank = torch.argsort(rank, dim=1)  # pixel of each rank
+    channels = flat.shape[1] // p  # elements per feature: C for an image, 1 for a table
+    offsets = torch.arange(channels, device=inputs.device)[None, :, None] * p
+    within = torch.arange(min(step, p), device=inputs.device)
 
     def make(img, k):
-        u = sample_noise.uniform(keys[img], k, elements, inputs.dtype).view((-1,) + tuple(inputs.shape[1:]))
-        noise = low[img].view((-1,) + (1,) * (inputs.dim() - 1)) + u * (high - low)[img].view(
-            (-1,) + (1,) * (inputs.dim() - 1))
-        return torch.where(feature_mask(inputs, group[img] == (k // s)[:, None]), noise, inputs[img])
+        pos = ((k // s)[:, None] * step + within).clamp(max=p - 1)  # the short last group repeats its last pixel
+        elems = (by_rank[img].gather(1, pos)[:, None, :] + offsets).flatten(1)
+        u = sample_noise.uniform_at(keys[img], k, elems, inputs.dtype)
+        x = flat[img]
+        x.scatter_(1, elems, low[img][:, None] + u * span[img][:, None])
+        return x.view((-1,) + tuple(inputs.shape[1:]))
 
     f = item_scores(model, inputs, target, g * s, make, output=output, max_batch=max_batch).double().view(-1, g, s)
     f_x = clean_scores(model, inputs, target, output, max_batch).double()
@@ -270,7 +294,7 @@ def patch_order(attributions: torch.Tensor, pid: torch.Tensor, n_patch: int, des
 
 def selectivity(model, inputs, target, attributions, *, patch_size: int | None = None,
                 substrate: Substrate = "zero", output: Output = "softmax", blur_kernel: int = 11,
-                blur_sigma: float = 5.0, seed: int = 0, max_batch: int = DEFAULT_MAX_BATCH,
+                blur_sigma: float = 5.0, seed: int = 0, max_batch: int | None = None,
                 return_curves: bool = False):
     """Selectivity (Montavon et al. 2018) per sample [N] (lower is better): the trapezoid area under the
     score as patches are removed (replaced by the substrate) from the highest attribution sum down,
@@ -295,7 +319,7 @@ def selectivity(model, inputs, target, attributions, *, patch_size: int | None =
 def region_perturbation(model, inputs, target, attributions, *, patch_size: int | None = None,
                         regions: int | None = None, substrate: Substrate = "zero", output: Output = "softmax",
                         blur_kernel: int = 11, blur_sigma: float = 5.0, seed: int = 0,
-                        max_batch: int = DEFAULT_MAX_BATCH, return_curves: bool = False):
+                        max_batch: int | None = None, return_curves: bool = False):
     """Region perturbation (Samek et al. 2017): ``{"morf_aopc", "lerf_aopc"}``, each [N].
 
     Patches of ``patch_size`` px (default :func:`default_patch`) are ranked by attribution sum and removed
@@ -339,7 +363,7 @@ def slic_segments(inputs: torch.Tensor, n_segments: int = 100, compactness: floa
 
 def irof(model, inputs, target, attributions, *, n_segments: int = 100, compactness: float = 10.0,
          substrate: Substrate = "image_mean", output: Output = "softmax", blur_kernel: int = 11,
-         blur_sigma: float = 5.0, seed: int = 0, max_batch: int = DEFAULT_MAX_BATCH, return_curves: bool = False):
+         blur_sigma: float = 5.0, seed: int = 0, max_batch: int | None = None, return_curves: bool = False):
     """IROF (Rieger & Hansen 2020) per sample [N] (higher is better): the area over the curve of
     F(x_k) / F(x) as SLIC superpixels are removed (replaced by the substrate, default each image's channel
     means) from the highest mean attribution down, over the fraction of superpixels removed [0, 1].

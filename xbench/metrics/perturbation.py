@@ -15,7 +15,7 @@ from typing import Literal
 
 import torch
 
-from ..batching import DEFAULT_MAX_BATCH, for_chunks
+from ..batching import default_max_batch, for_chunks
 from ..precision import forward_only
 from ..substrates import Substrate, gaussian_blur, make_substrate
 from .base import register_metric
@@ -72,7 +72,7 @@ def select_output(out: torch.Tensor, target: torch.Tensor, output: str,
 
 def masked_scores(model, inputs: torch.Tensor, target: torch.Tensor, rank: torch.Tensor, counts: torch.Tensor,
                   substrate: torch.Tensor, *, keep_top: bool, output: str = "softmax",
-                  labels: torch.Tensor | None = None, max_batch: int = DEFAULT_MAX_BATCH) -> torch.Tensor:
+                  labels: torch.Tensor | None = None, max_batch: int | None = None) -> torch.Tensor:
     """The masking engine: scores [N, T] of images whose top-ranked pixels are kept or replaced.
 
     ``rank`` [N, H*W] (0 = first, see :func:`pixel_rank`; ranks may repeat: a patch's pixels share its rank)
@@ -98,13 +98,13 @@ def masked_scores(model, inputs: torch.Tensor, target: torch.Tensor, rank: torch
             out = model(x)
         scores[img, k] = select_output(out, target[img], output, None if labels is None else labels[img])
 
-    for_chunks(chunk, n * t, max_batch)
+    for_chunks(chunk, n * t, default_max_batch(inputs) if max_batch is None else max_batch)
     return scores
 
 
 def perturbation_curves(model, inputs, target, attributions, *, mode: Literal["deletion", "insertion"],
                         steps: int, substrate: torch.Tensor, output: str = "softmax",
-                        max_batch: int = DEFAULT_MAX_BATCH) -> tuple[torch.Tensor, torch.Tensor]:
+                        max_batch: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Return (fractions [T], scores [N, T]), fractions strictly increasing from 0 to 1.
 
     As in RISE, each step switches ``ceil(HW / steps)`` more pixels, and the curve stops at the
@@ -133,7 +133,7 @@ def _curve_metric(mode, model, inputs, target, attributions, steps, substrate, o
 
 def deletion(model, inputs, target, attributions, *, steps: int | None = None, substrate: Substrate = "zero",
              output: Output = "softmax", blur_kernel: int = 11, blur_sigma: float = 5.0,
-             max_batch: int = DEFAULT_MAX_BATCH, seed: int = 0, return_curves: bool = False):
+             max_batch: int | None = None, seed: int = 0, return_curves: bool = False):
     """RISE deletion AUC per sample, shape [N] (lower is better): the trapezoid area under the
     score curve over the fraction of pixels removed, [0, 1].  With ``return_curves`` also
     ``(fractions [T], curves [N, T])``.  ``steps`` defaults to the image height (RISE: 224 px per
@@ -145,7 +145,7 @@ def deletion(model, inputs, target, attributions, *, steps: int | None = None, s
 
 def insertion(model, inputs, target, attributions, *, steps: int | None = None,
               substrate: Substrate = "rise_blur", output: Output = "softmax", blur_kernel: int = 11,
-              blur_sigma: float = 5.0, max_batch: int = DEFAULT_MAX_BATCH, seed: int = 0,
+              blur_sigma: float = 5.0, max_batch: int | None = None, seed: int = 0,
               return_curves: bool = False):
     """RISE insertion AUC per sample, shape [N] (higher is better), as :func:`deletion` but pixels are
     inserted into the substrate.  Default ``rise_blur``: RISE's blur, the kernel
@@ -203,7 +203,7 @@ def scaled_blur(size: int, kernel: int = 51, sigma: float = 41.0, reference: int
 
 def keep_remove(model, inputs, target, attributions, *, fractions: list[float] | None = None,
                 blur_kernel: int | None = None, blur_sigma: float | None = None,
-                labels: torch.Tensor | None = None, max_batch: int = DEFAULT_MAX_BATCH,
+                labels: torch.Tensor | None = None, max_batch: int | None = None,
                 return_curves: bool = False):
     """Paper A's keep/remove curves, as in the authors' ``attribution_metrics.py``; returns
     ``{curve: trapezoid AUC [N]}`` for KPM, KNM, KAM, RPM, RNM, RAM (and ``(fractions [T], {curve: [N, T]})``
@@ -271,7 +271,7 @@ ABPC_FRACTIONS = tuple(i / 10 for i in range(1, 10))
 
 def abpc(model, inputs, target, attributions, *, fractions: list[float] | None = None,
          substrate: Substrate = "zero", output: Output = "logit", divisor: float = 10.0, clip: bool = True,
-         blur_kernel: int = 11, blur_sigma: float = 5.0, max_batch: int = DEFAULT_MAX_BATCH, seed: int = 0,
+         blur_kernel: int = 11, blur_sigma: float = 5.0, max_batch: int | None = None, seed: int = 0,
          return_curves: bool = False):
     """Paper B's area between perturbation curves per sample, shape [N] (higher is better).
 

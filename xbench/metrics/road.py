@@ -25,7 +25,6 @@ from typing import Literal
 import torch
 import torch.nn.functional as F
 
-from ..batching import DEFAULT_MAX_BATCH
 from ..errors import ParamError
 from . import sample_noise
 from .base import register_metric
@@ -143,7 +142,7 @@ def _cg(x: torch.Tensor, removed: torch.Tensor, tol: float, max_iter: int | None
 
 def road(model, inputs, target, attributions, *, fractions: list[float] | None = None, noise: float = 0.01,
          output: Literal["softmax", "logit", "top1"] = "softmax", solver: Literal["auto", "direct", "cg"] = "auto",
-         tol: float = 1e-8, max_iter: int | None = None, seed: int = 0, max_batch: int = DEFAULT_MAX_BATCH,
+         tol: float = 1e-8, max_iter: int | None = None, seed: int = 0, max_batch: int | None = None,
          return_curves: bool = False):
     """ROAD per sample: ``{"morf_auc", "lerf_auc", "lerf_minus_morf"}``, each [N].
 

@@ -15,18 +15,28 @@ import torch
 _M32 = 0xFFFFFFFF
 
 
+def _mix_(x: torch.Tensor) -> torch.Tensor:
+    """A 32-bit integer finaliser (xor-shift-multiply), in place on an int64 tensor holding values in
+    [0, 2^32); returns ``x``.  In place because the draws of a chunk of perturbed images are millions of
+    elements: a fresh tensor per step would cost more than the arithmetic."""
+    tmp = torch.empty_like(x)
+    for multiply in (True, True, False):
+        x.bitwise_xor_(torch.bitwise_right_shift(x, 16, out=tmp))
+        if multiply:
+            x.mul_(0x45D9F3B).bitwise_and_(_M32)
+    return x
+
+
 def _mix(x: torch.Tensor) -> torch.Tensor:
-    """A 32-bit integer finaliser (xor-shift-multiply) on int64 tensors holding values in [0, 2^32)."""
-    x = (((x >> 16) ^ x) * 0x45D9F3B) & _M32
-    x = (((x >> 16) ^ x) * 0x45D9F3B) & _M32
-    return (x >> 16) ^ x
+    """:func:`_mix_` on a copy of ``x``."""
+    return _mix_(x.clone())
 
 
 def sample_keys(inputs: torch.Tensor, seed: int) -> torch.Tensor:
     """One int64 key per sample [N] in [0, 2^32): a hash of the run seed and the sample's float32 values."""
     bits = inputs.detach().float().flatten(1).contiguous().view(torch.int32).long() & _M32
     pos = _mix(torch.arange(bits.shape[1], device=inputs.device, dtype=torch.long))
-    content = _mix(bits ^ pos).sum(1) & _M32  # order-aware: each value is hashed with its position first
+    content = _mix_(bits ^ pos).sum(1) & _M32  # order-aware: each value is hashed with its position first
     return _mix(content ^ _mix(torch.tensor(int(seed) & _M32, device=inputs.device)))
 
 
@@ -35,10 +45,21 @@ def uniform(keys: torch.Tensor, stream: torch.Tensor, n: int, dtype: torch.dtype
 
     Draw e of item b depends only on (keys[b], stream[b], e): values in (0, 1), never 0 or 1.
     """
+    return _draws(keys, stream, torch.arange(n, device=keys.device, dtype=torch.long)[None, :], dtype)
+
+
+def uniform_at(keys: torch.Tensor, stream: torch.Tensor, index: torch.Tensor,
+               dtype: torch.dtype = torch.float64) -> torch.Tensor:
+    """The draws of :func:`uniform` at element indices ``index`` [B, m] only: ``uniform(keys, stream, n)[b,
+    index[b]]`` without drawing the other elements (for noise that replaces a small part of an input)."""
+    return _draws(keys, stream, index.long(), dtype)
+
+
+def _draws(keys: torch.Tensor, stream: torch.Tensor, index: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     head = _mix((keys + _mix(stream.long() & _M32) * 0x27D4EB2D) & _M32)
-    e = _mix(torch.arange(n, device=keys.device, dtype=torch.long) + 0x632BE5AB)
-    h = _mix((head[:, None] ^ e[None, :]) & _M32)
-    return (h.to(torch.float64) + 0.5).div(2.0**32).to(dtype)
+    e = _mix_(index + 0x632BE5AB)
+    h = _mix_(torch.bitwise_xor(head[:, None], e).bitwise_and_(_M32))
+    return h.to(torch.float64).add_(0.5).div_(2.0**32).to(dtype)
 
 
 def normal(keys: torch.Tensor, stream: torch.Tensor, n: int, dtype: torch.dtype = torch.float64) -> torch.Tensor:
