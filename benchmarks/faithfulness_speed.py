@@ -3,8 +3,9 @@
     OMP_NUM_THREADS=1 nice python benchmarks/faithfulness_speed.py --out results/timing_cpu/faithfulness
 
 Digits CNN on 16 digits (1 x 32 x 32) and EfficientNet-Lite0 on 2 photos (3 x 224 x 224), on the CPU.  Each
-metric runs in xbench and then in Quantus, back to back in one process (the machine may be busy: the ratio of
-two neighbouring timings is what to read).  Settings give both the same number of model passes: Quantus' features
+metric runs once untimed on each side (a first pass pays for kernel selection and allocation), then
+``--repeats`` times alternating xbench and Quantus in one process; a row gives each side's median.
+Settings give both the same number of model passes: Quantus' features
 are input elements, xbench's pixels, so on 3-channel photos Quantus' counts are 3 x xbench's.  xbench's
 region perturbation and ROAD compute MoRF and LeRF in one call: Quantus is timed for both orders of region
 perturbation, and for its only order (MoRF) of ROAD, so xbench's ROAD does twice Quantus' work in its ratio.
@@ -16,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import statistics
 import subprocess
 import sys
 import time
@@ -77,7 +79,15 @@ def setup(kind: str):
     return model, x, t, a
 
 
-def run(kind: str) -> list[dict]:
+def _seconds(fn) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def run(kind: str, repeats: int = 3) -> list[dict]:
+    """One row per metric: the median of ``repeats`` alternating timings of each side, after one untimed
+    warm-up call of each."""
     import quantus
 
     from xbench.allocator import retain_freed_memory
@@ -88,13 +98,12 @@ def run(kind: str) -> list[dict]:
     rows = []
     for name, ours_kw, qcls, q_kw, softmax in cases(kind):
         fn = getattr(xbench.metrics, name)
-        t0 = time.perf_counter()
-        fn(model, x, t, a1, **ours_kw)
-        ours = time.perf_counter() - t0
         orders = ["morf", "lerf"] if qcls == "RegionPerturbation" else [None]
-        err = None
-        t0 = time.perf_counter()
-        try:
+
+        def ours(fn=fn, ours_kw=ours_kw):
+            fn(model, x, t, a1, **ours_kw)
+
+        def theirs(qcls=qcls, q_kw=q_kw, softmax=softmax, orders=orders):
             for order in orders:
                 extra = {"order": order} if order else {}
                 metric = getattr(quantus, qcls)(abs=False, normalise=False, disable_warnings=True,
@@ -102,12 +111,24 @@ def run(kind: str) -> list[dict]:
                 with _numpy_trapz():
                     metric(model=model, x_batch=x.numpy(), y_batch=t.numpy(), a_batch=a1.numpy(), softmax=softmax,
                            device="cpu", channel_first=True)
+
+        err = None
+        try:
+            theirs()  # warm-up: the first pass at a batch size pays for kernel selection and allocation
         except Exception as e:  # noqa: BLE001 - a reference that fails is reported, not hidden
             err = f"{type(e).__name__}: {str(e).splitlines()[0][:160]}"
-        theirs = time.perf_counter() - t0
-        rows.append({"data": kind, "metric": name, "xbench_s": round(ours, 3),
-                     "quantus_s": None if err else round(theirs, 3),
-                     "speedup": None if err else round(theirs / ours, 2), "quantus_error": err,
+        ours()
+        times = {"xbench": [], "quantus": []}
+        for _ in range(repeats):  # alternate, so a change of machine load hits both sides alike
+            times["xbench"].append(_seconds(ours))
+            if err is None:
+                times["quantus"].append(_seconds(theirs))
+        x_s = statistics.median(times["xbench"])
+        q_s = statistics.median(times["quantus"]) if err is None else None
+        rows.append({"data": kind, "metric": name, "xbench_s": round(x_s, 3),
+                     "quantus_s": None if err else round(q_s, 3),
+                     "speedup": None if err else round(q_s / x_s, 2), "quantus_error": err,
+                     "repeats": repeats, "times_s": {k: [round(v, 3) for v in vs] for k, vs in times.items()},
                      "xbench": ours_kw, "quantus": {"class": qcls, **q_kw, "softmax": softmax}})
         print(rows[-1], flush=True)
     return rows
@@ -118,17 +139,21 @@ def write(rows: list[dict], out: Path, note: str = "") -> None:
     commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=ROOT).stdout.strip()
     meta = {"commit": commit, "threads": torch.get_num_threads(), "machine": platform.processor() or platform.machine(),
             "torch": torch.__version__, "quantus": __import__("quantus").__version__,
-            "note": "CPU, one thread, machine shared with other jobs; xbench then Quantus back to back per row. "
-                    + note}
+            "load_average": list(__import__("os").getloadavg()),
+            "note": "CPU; per row one untimed warm-up call each, then the median of alternating timings. " + note}
     out.with_suffix(".json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=1) + "\n")
     lines = ["# Faithfulness metrics: xbench vs Quantus 0.6 on the CPU", "",
              f"`python benchmarks/faithfulness_speed.py` at {commit[:10]}, {meta['threads']} thread(s), "
-             "torch " + torch.__version__ + "; a busy shared machine, so read the ratios (neighbouring timings). "
-             + note, "", "| data | metric | xbench s | Quantus s | speed-up |", "|---|---|---:|---:|---:|"]
+             f"torch {torch.__version__}, Quantus {meta['quantus']}: per row one untimed warm-up call of each side, "
+             "then the median of alternating timings (seconds). " + note, "",
+             "| data | metric | xbench s | Quantus s | speed-up | xbench settings | Quantus settings |",
+             "|---|---|---:|---:|---:|---|---|"]
     for r in rows:
         q = r["quantus_s"] if r["quantus_error"] is None else f"fails: {r['quantus_error']}"
         s = "" if r["speedup"] is None else f"{r['speedup']}x"
-        lines.append(f"| {r['data']} | {r['metric']} | {r['xbench_s']} | {q} | {s} |")
+        ours = ", ".join(f"{k}={v}" for k, v in r["xbench"].items())
+        theirs = ", ".join(f"{k}={v}" for k, v in r["quantus"].items())
+        lines.append(f"| {r['data']} | {r['metric']} | {r['xbench_s']} | {q} | {s} | {ours} | {theirs} |")
     out.with_suffix(".md").write_text("\n".join(lines) + "\n")
 
 
@@ -137,6 +162,7 @@ def main() -> None:
     ap.add_argument("--out", default=None, help="write <out>.json and <out>.md")
     ap.add_argument("--data", nargs="*", default=["digits", "photos"])
     ap.add_argument("--from-log", default=None, help="write the rows an interrupted run printed (its stdout)")
+    ap.add_argument("--repeats", type=int, default=3, help="timed calls per side and row (the median is kept)")
     ap.add_argument("--note", default="", help="a line on how the rows were measured, kept with them")
     args = ap.parse_args()
     torch.manual_seed(0)
@@ -146,7 +172,7 @@ def main() -> None:
 
         rows = [ast.literal_eval(line) for line in Path(args.from_log).read_text().splitlines() if line.startswith("{")]
     else:
-        rows = [r for kind in args.data for r in run(kind)]
+        rows = [r for kind in args.data for r in run(kind, args.repeats)]
     if args.out:
         write(rows, Path(args.out), args.note)
 
