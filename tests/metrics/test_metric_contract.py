@@ -247,3 +247,21 @@ def test_every_builtin_declares_its_inputs():
     builtin.__module__ = "xbench.metrics.fake"
     with pytest.raises(ValueError, match="must declare inputs"):
         reg.register("undeclared", **plain)(builtin)
+
+
+def test_a_default_chunk_budget_is_recorded_as_the_number_it_resolved_to():
+    """A metric whose max_batch defaults to None records the budget the inputs got (13 photos of 224 px on the
+    CPU, 128 for small inputs), never null."""
+    class Mean(torch.nn.Module):
+        def forward(self, x):
+            return x.flatten(1).mean(1, keepdim=True).expand(-1, 3)
+
+    cell = METRICS.get("faithfulness_estimate").fn
+    spec = METRICS.get("faithfulness_estimate")
+    for shape, budget in (((2, 3, 224, 224), 13), ((2, 1, 32, 32), 128)):
+        x = torch.rand(shape, generator=torch.Generator().manual_seed(0))
+        ctx = CellContext(model=Mean(), inputs=x, target=torch.tensor([0, 1]), attributions=torch.rand_like(x),
+                          method="m", method_params={}, attribute=lambda i, t: i, baseline=torch.zeros_like(x))
+        params = spec.resolve({"features_in_step": x.shape[-1] * 16})
+        assert params["max_batch"] is None
+        assert cell(ctx, **params).settings["max_batch"] == budget

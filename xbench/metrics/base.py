@@ -20,7 +20,7 @@ from typing import Any
 
 import torch
 
-from ..batching import for_chunks
+from ..batching import default_max_batch, for_chunks
 from ..methods.base import attribute
 from ..registry import Registry, declare_fit
 
@@ -135,6 +135,8 @@ def metric_cell(name: str, fn: Callable, *, stat: str | None = None, curve: str 
         consumes, kinds = meta["consumes"], meta["outputs"]
         params = {k: v for k, v in params.items() if k in accepted}  # policies (``batches``) are the plan's
         decided = settings(ctx, params) if settings is not None else {}
+        if "max_batch" in params and params["max_batch"] is None:  # the chunk budget the inputs get, recorded
+            decided = {**decided, "max_batch": default_max_batch(ctx.inputs)}
         call = {**params, **{k: v for k, v in decided.items() if k in params}}
         args = [ctx.model, ctx.inputs, ctx.target] + ([ctx.attributions] if "attributions" in consumes else [])
         given = {"path_start": {"baseline": ctx.baseline}, "path_end": {"path_end": ctx.path_end},
